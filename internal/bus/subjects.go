@@ -1,0 +1,84 @@
+package bus
+
+import (
+	"strings"
+	"unicode"
+)
+
+// Every subject the hub uses is built here, from the bus prefix. IDs passed in
+// must be token-safe (see ValidToken); chat.NewID IDs always are.
+//
+//	<prefix>.room.<id>.msg   stored chat messages of a room (carry seq)
+//	<prefix>.room.<id>.eph   typing and presence of a room (no seq, not stored)
+//	<prefix>.room.<id>.ctl   control events of a room (membership changes, …)
+//	<prefix>.user.<id>       events for every connection of one user
+//	<prefix>.node.<id>       requests addressed to one hub node
+//	<prefix>.nodes           broadcast to (or scatter-gather over) every hub
+
+// RoomMsg is the subject of a room's stored messages.
+func (b *Bus) RoomMsg(roomID string) string { return b.prefix + ".room." + roomID + ".msg" }
+
+// RoomEph is the subject of a room's ephemeral events (typing, presence).
+func (b *Bus) RoomEph(roomID string) string { return b.prefix + ".room." + roomID + ".eph" }
+
+// RoomCtl is the subject of a room's control events.
+func (b *Bus) RoomCtl(roomID string) string { return b.prefix + ".room." + roomID + ".ctl" }
+
+// User is the subject reaching every connection of one user, on any hub.
+func (b *Bus) User(userID string) string { return b.prefix + ".user." + userID }
+
+// Node is the subject of requests addressed to one hub node.
+func (b *Bus) Node(nodeID string) string { return b.prefix + ".node." + nodeID }
+
+// Nodes is the subject every hub node listens on.
+func (b *Bus) Nodes() string { return b.prefix + ".nodes" }
+
+// Prefix is the subject prefix this bus was opened with.
+func (b *Bus) Prefix() string { return b.prefix }
+
+// ValidToken reports whether s can be used as one token of a subject: it is
+// non-empty and holds no '.', '*', '>', whitespace or control characters.
+// Callers building subjects from IDs they did not mint should check it.
+func ValidToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r == '.' || r == '*' || r == '>':
+			return false
+		case unicode.IsSpace(r) || unicode.IsControl(r) || r == unicode.ReplacementChar:
+			return false
+		}
+	}
+	return true
+}
+
+// validPrefix reports whether p is one or more valid tokens joined by dots.
+func validPrefix(p string) bool {
+	for _, tok := range strings.Split(p, ".") {
+		if !ValidToken(tok) {
+			return false
+		}
+	}
+	return true
+}
+
+// validSubject reports whether subject is a well-formed subject. Wildcards
+// ('*' as a whole token, '>' as the last token) are accepted only when
+// wildcards is true (subscriptions); publishes need a literal subject.
+func validSubject(subject string, wildcards bool) bool {
+	if subject == "" {
+		return false
+	}
+	toks := strings.Split(subject, ".")
+	for i, tok := range toks {
+		if wildcards && (tok == "*" || (tok == ">" && i == len(toks)-1)) {
+			continue
+		}
+		if !ValidToken(tok) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,75 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Logger builds the hub's logger writing to w, in LogFormat at LogLevel.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// LogValue renders the configuration for slog with every secret redacted:
+// Secret fields show "[redacted]" when set, URLs lose their passwords, and
+// the bootstrap admin shows its name only.
+func (c Config) LogValue() slog.Value {
+	admin := ""
+	if c.BootstrapAdmin.IsSet() {
+		admin = c.BootstrapAdmin.Name + ":" + redacted
+	}
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("data_dir", c.DataDir),
+		slog.String("database_url", redactURLList(c.DatabaseURL)),
+		slog.String("nats_url", redactURLList(c.NATSURL)),
+		slog.String("redis_url", redactURLList(c.RedisURL)),
+		slog.String("jwt_secret", c.JWTSecret.String()),
+		slog.String("public_url", c.PublicURL),
+		slog.String("allowed_origins", strings.Join(c.AllowedOrigins(), ",")),
+		slog.String("bootstrap_admin", admin),
+		slog.String("ai_base_url", redactURLList(c.AIBaseURL)),
+		slog.String("ai_api_key", c.AIAPIKey.String()),
+		slog.String("ai_model", c.AIModel),
+		slog.String("sfu", c.SFU),
+		slog.String("node_id", c.NodeID),
+		slog.String("nats_subject_prefix", c.NATSSubjectPrefix),
+		slog.String("log_level", strings.ToLower(c.LogLevel.String())),
+		slog.String("log_format", c.LogFormat),
+		slog.Int("max_message_chars", c.MaxMessageChars),
+		slog.Int("max_frame_bytes", c.MaxFrameBytes),
+		slog.String("send_rate", c.SendRate.String()),
+		slog.Int("max_joined_rooms", c.MaxJoinedRooms),
+		slog.Int("outbound_queue", c.OutboundQueue),
+		slog.Duration("ping_interval", c.PingInterval),
+		slog.Duration("pong_timeout", c.PongTimeout),
+		slog.Duration("write_timeout", c.WriteTimeout),
+		slog.Duration("auth_timeout", c.AuthTimeout),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("token_ttl", c.TokenTTL),
+		slog.Duration("bot_token_ttl", c.BotTokenTTL),
+		slog.Int("bcrypt_cost", c.BcryptCost),
+		slog.Duration("repair_interval", c.RepairInterval),
+	)
+}
+
+// String is LogValue as space-separated key=value pairs, also secret-free.
+func (c Config) String() string {
+	var b strings.Builder
+	for i, a := range c.LogValue().Group() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%q", a.Key, a.Value.String())
+	}
+	return b.String()
+}
+
+// GoString keeps %#v as secret-free as %v.
+func (c Config) GoString() string { return "config.Config{" + c.String() + "}" }

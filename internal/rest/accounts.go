@@ -1,0 +1,146 @@
+package rest
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/pawfect/hub/internal/auth"
+	"github.com/pawfect/hub/internal/chat"
+)
+
+// registerAccounts adds the account, token and bot routes (PROTOCOL §2
+// "Accounts and tokens").
+func (a *API) registerAccounts(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/auth/register", a.register)
+	mux.HandleFunc("POST /api/auth/login", a.login)
+	mux.HandleFunc("POST /api/auth/guest", a.guest)
+	mux.HandleFunc("GET /api/me", a.authed(a.me))
+	mux.HandleFunc("POST /api/bots", a.authed(a.createBot))
+	mux.HandleFunc("DELETE /api/bots/{id}", a.authed(a.revokeBot))
+}
+
+// sessionResponse is the reply to register, login and guest.
+type sessionResponse struct {
+	User      chat.User `json:"user"`
+	Token     string    `json:"token"`
+	ExpiresAt string    `json:"expires_at"`
+}
+
+func newSession(u chat.User, t auth.Token) sessionResponse {
+	return sessionResponse{User: u, Token: t.Token, ExpiresAt: expiresAt(t.ExpiresAt)}
+}
+
+func expiresAt(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// missingField returns a bad_request naming the first empty field, or nil.
+// fields alternate name and value.
+func missingField(fields ...string) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i+1] == "" {
+			return chat.Errorf(chat.CodeBadRequest, "%s: required", fields[i])
+		}
+	}
+	return nil
+}
+
+func (a *API) register(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username    string `json:"username"`
+		Password    string `json:"password"`
+		DisplayName string `json:"display_name"`
+	}
+	if err := decode(r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := missingField("username", req.Username, "password", req.Password); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	u, tok, err := a.auth.Register(r.Context(), req.Username, req.Password, req.DisplayName)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, newSession(u, tok))
+}
+
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := missingField("username", req.Username, "password", req.Password); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	u, tok, err := a.auth.Login(r.Context(), req.Username, req.Password)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newSession(u, tok))
+}
+
+// guest accepts an empty body as well as {"display_name"}: every field is
+// optional.
+func (a *API) guest(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		DisplayName string `json:"display_name"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(r, &req); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	}
+	u, tok, err := a.auth.Guest(r.Context(), req.DisplayName)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, newSession(u, tok))
+}
+
+func (a *API) me(w http.ResponseWriter, r *http.Request, me chat.User) {
+	writeJSON(w, http.StatusOK, struct {
+		User chat.User `json:"user"`
+	}{me})
+}
+
+func (a *API) createBot(w http.ResponseWriter, r *http.Request, me chat.User) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := decode(r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := missingField("name", req.Name); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	bot, tok, err := a.auth.CreateBot(r.Context(), me, req.Name)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	// expires_at is an addition to PROTOCOL §2's {"bot","token"}.
+	writeJSON(w, http.StatusCreated, struct {
+		Bot       chat.User `json:"bot"`
+		Token     string    `json:"token"`
+		ExpiresAt string    `json:"expires_at"`
+	}{bot, tok.Token, expiresAt(tok.ExpiresAt)})
+}
+
+func (a *API) revokeBot(w http.ResponseWriter, r *http.Request, me chat.User) {
+	if err := a.auth.RevokeBot(r.Context(), me, r.PathValue("id")); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,9 @@
+// Package rest serves the hub's JSON HTTP API under /api/ (PROTOCOL §2):
+// accounts and tokens, bots, rooms, membership, history and posting.
+//
+// Handlers are thin: they decode and validate the request shape, call the
+// auth or rooms service, and write the reply. Every error leaves through
+// writeError, which maps it with chat.AsError to the protocol's code and
+// HTTP status, so the body is always {"error": {"code", "message"}}.
+// Internal errors are logged with their cause and never shown to clients.
+package rest

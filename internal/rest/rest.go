@@ -1,0 +1,139 @@
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/pawfect/hub/internal/auth"
+	"github.com/pawfect/hub/internal/chat"
+	"github.com/pawfect/hub/internal/rooms"
+)
+
+// maxBody bounds every JSON request body; message text is far smaller.
+const maxBody = 1 << 20
+
+// Deps is what the API handlers call.
+type Deps struct {
+	Auth   *auth.Service
+	Rooms  *rooms.Service
+	Logger *slog.Logger
+}
+
+// API holds the handlers.
+type API struct {
+	auth  *auth.Service
+	rooms *rooms.Service
+	log   *slog.Logger
+}
+
+// New returns the API handlers.
+func New(d Deps) *API {
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &API{auth: d.Auth, rooms: d.Rooms, log: log}
+}
+
+// Register adds every /api/ route to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	a.registerAccounts(mux)
+	a.registerRooms(mux)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, chat.Errorf(chat.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// authedHandler is a handler that runs only for a valid bearer token.
+type authedHandler func(w http.ResponseWriter, r *http.Request, me chat.User)
+
+// authed checks the bearer token on every request, so a revoked bot or a
+// deleted account is refused at once rather than at token expiry.
+func (a *API) authed(h authedHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, ok := BearerToken(r)
+		if !ok {
+			a.writeError(w, r, chat.Errorf(chat.CodeUnauthorized, "missing bearer token"))
+			return
+		}
+		me, err := a.auth.Authenticate(r.Context(), token)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		h(w, r, me)
+	}
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer" header.
+func BearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// decode reads a JSON body into v. Unknown fields are allowed so that newer
+// clients keep working against older hubs.
+func decode(r *http.Request, v any) error {
+	body := http.MaxBytesReader(nil, r.Body, maxBody)
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return chat.Errorf(chat.CodeTooLarge, "request body over %d bytes", maxBody)
+		case errors.Is(err, io.EOF):
+			return chat.Errorf(chat.CodeBadRequest, "request body must be a JSON object")
+		default:
+			return chat.Errorf(chat.CodeBadRequest, "invalid JSON body: %v", err)
+		}
+	}
+	if dec.More() {
+		return chat.Errorf(chat.CodeBadRequest, "request body must be one JSON object")
+	}
+	return nil
+}
+
+// queryInt reads an optional non-negative integer query parameter.
+func queryInt(r *http.Request, name string) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, chat.Errorf(chat.CodeBadRequest, "%s: must be a non-negative integer", name)
+	}
+	return n, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type errorBody struct {
+	Error *chat.Error `json:"error"`
+}
+
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := chat.AsError(err)
+	if e.Code == chat.CodeInternal || e.Code == chat.CodeUnavailable {
+		a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if e.Code == chat.CodeRateLimited {
+		secs := (e.RetryAfter + 999) / 1000
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	writeJSON(w, e.Code.HTTPStatus(), errorBody{Error: e})
+}

@@ -1,0 +1,266 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pawfect/hub/internal/auth"
+	"github.com/pawfect/hub/internal/bus"
+	"github.com/pawfect/hub/internal/config"
+	"github.com/pawfect/hub/internal/metrics"
+	"github.com/pawfect/hub/internal/ratelimit"
+	"github.com/pawfect/hub/internal/rest"
+	"github.com/pawfect/hub/internal/rooms"
+	"github.com/pawfect/hub/internal/signaling"
+)
+
+// Server is one running hub.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   store
+	bus     *bus.Bus
+	limiter *ratelimit.Memory
+	metrics *metrics.Hub
+	rooms   *rooms.Service
+	gateway *signaling.Gateway
+	http    *http.Server
+	ln      net.Listener
+
+	draining atomic.Bool
+}
+
+// busHooks lets the bus reach the rooms service, which is built after it.
+type busHooks struct {
+	onReconnect    func()
+	onSlowConsumer func(subject string)
+}
+
+// New builds a hub from cfg and binds its listener; Run serves it. On error
+// everything opened so far is closed again.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("node", cfg.NodeID)
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+	defer func() {
+		if err != nil {
+			s.closeBackends()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: HUB_DATA_DIR: %w", err)
+	}
+	if s.store, err = openStore(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	var svc atomic.Pointer[rooms.Service]
+	hooks := busHooks{
+		onReconnect: func() {
+			s.metrics.BusEvent("reconnect")
+			if r := svc.Load(); r != nil {
+				r.RepairAll()
+			}
+		},
+		onSlowConsumer: func(string) {
+			s.metrics.BusEvent("slow_consumer")
+			if r := svc.Load(); r != nil {
+				r.RepairAll()
+			}
+		},
+	}
+	if s.bus, err = openBus(ctx, cfg, log, hooks); err != nil {
+		return nil, err
+	}
+	pres, limiter, err := presenceAndLimits(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s.limiter = limiter
+
+	secret := []byte(cfg.JWTSecret.Value())
+	if len(secret) == 0 {
+		if secret, err = auth.LoadOrCreateSecret(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("server: HUB_JWT_SECRET: %w", err)
+		}
+	}
+	authSvc, err := auth.New(s.store, auth.Options{
+		Secret: secret, TokenTTL: cfg.TokenTTL, BotTokenTTL: cfg.BotTokenTTL, BcryptCost: cfg.BcryptCost,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if cfg.BootstrapAdmin.IsSet() {
+		if _, err := authSvc.EnsureAdmin(ctx, cfg.BootstrapAdmin.Name, cfg.BootstrapAdmin.Password.Value()); err != nil {
+			return nil, fmt.Errorf("server: HUB_BOOTSTRAP_ADMIN: %w", err)
+		}
+		log.Info("bootstrap admin ready", "username", cfg.BootstrapAdmin.Name)
+	}
+
+	s.rooms = rooms.New(rooms.Config{
+		MaxMessageChars: cfg.MaxMessageChars,
+		SendLimit:       cfg.SendRate.Count,
+		SendWindow:      cfg.SendRate.Per,
+		RepairInterval:  cfg.RepairInterval,
+	}, rooms.Deps{
+		Store: s.store, Bus: busAdapter{s.bus}, Presence: pres,
+		Limiter: limiterAdapter{limiter}, Metrics: s.metrics, Logger: log,
+	})
+	svc.Store(s.rooms)
+
+	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("server: HUB_ADDR: %w", err)
+	}
+	publicURL := cfg.PublicURL
+	if strings.HasSuffix(cfg.Addr, ":0") && publicURL == "http://"+cfg.Addr {
+		// An ephemeral port (tests): the public URL is the bound address.
+		publicURL = "http://" + s.ln.Addr().String()
+	}
+	origins, hosts, err := allowLists(publicURL, cfg.ExtraOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("server: HUB_PUBLIC_URL: %w", err)
+	}
+	s.gateway = signaling.New(signaling.Config{
+		AllowedOrigins: origins, AllowedHosts: hosts,
+		MaxFrameBytes: int64(cfg.MaxFrameBytes), MaxJoinedRooms: cfg.MaxJoinedRooms,
+		QueueSize: cfg.OutboundQueue, PingInterval: cfg.PingInterval, PongTimeout: cfg.PongTimeout,
+		WriteTimeout: cfg.WriteTimeout, AuthTimeout: cfg.AuthTimeout,
+	}, signaling.Deps{Auth: authSvc, Rooms: s.rooms, Metrics: s.metrics, Logger: log})
+
+	mux := http.NewServeMux()
+	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Logger: log}).Register(mux)
+	mux.Handle("GET /ws", s.gateway)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("hub ready", "addr", s.ln.Addr().String(), "public_url", publicURL)
+	return s, nil
+}
+
+// Addr is the address the hub listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the hub's base URL on its bound address.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Run serves until ctx ends, then drains and closes everything. It returns
+// nil after a clean drain.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		s.closeBackends()
+		return fmt.Errorf("server: serve: %w", err)
+	case <-ctx.Done():
+	}
+	err := s.drain()
+	<-errc // Serve returns http.ErrServerClosed once Shutdown began
+	return err
+}
+
+// drain is the graceful shutdown: refuse new work, move clients away with
+// 1001, let in-flight sends and requests finish, then close the backends.
+func (s *Server) drain() error {
+	s.draining.Store(true)
+	s.log.Info("draining")
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	shutdownHTTP := make(chan error, 1)
+	go func() { shutdownHTTP <- s.http.Shutdown(ctx) }()
+	if err := s.gateway.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("server: close websockets: %w", err))
+	}
+	if err := <-shutdownHTTP; err != nil {
+		errs = append(errs, fmt.Errorf("server: shut down http: %w", err))
+	}
+	s.closeBackends()
+	s.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeBackends() {
+	if s.rooms != nil {
+		s.rooms.Close()
+	}
+	if s.ln != nil && s.http == nil {
+		_ = s.ln.Close()
+	}
+	if s.limiter != nil {
+		s.limiter.Close()
+	}
+	if s.bus != nil {
+		s.bus.Close()
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Warn("close store", "err", err)
+		}
+	}
+}
+
+// allowLists derives the browser origin and Host allow-lists: the public
+// URL's origin, its localhost/127.0.0.1 twin, and the extra origins.
+func allowLists(publicURL string, extra []string) (origins, hosts []string, err error) {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Host == "" {
+		return nil, nil, fmt.Errorf("not an absolute URL: %q", publicURL)
+	}
+	add := func(scheme, host string) {
+		origins = append(origins, scheme+"://"+host)
+		hosts = append(hosts, host)
+	}
+	add(u.Scheme, u.Host)
+	port := u.Port()
+	withPort := func(h string) string {
+		if port == "" {
+			return h
+		}
+		return net.JoinHostPort(h, port)
+	}
+	switch u.Hostname() {
+	case "localhost":
+		add(u.Scheme, withPort("127.0.0.1"))
+	case "127.0.0.1":
+		add(u.Scheme, withPort("localhost"))
+	}
+	for _, o := range extra {
+		eu, err := url.Parse(o)
+		if err != nil || eu.Host == "" {
+			return nil, nil, fmt.Errorf("HUB_ALLOWED_ORIGINS: not an origin: %q", o)
+		}
+		add(eu.Scheme, eu.Host)
+	}
+	return origins, hosts, nil
+}
+
+// redact drops the password of a URL for logs.
+func redact(raw string) string {
+	var out []string
+	for _, part := range strings.Split(raw, ",") {
+		u, err := url.Parse(strings.TrimSpace(part))
+		if err != nil {
+			out = append(out, "(unparsable)")
+			continue
+		}
+		out = append(out, u.Redacted())
+	}
+	return strings.Join(out, ",")
+}

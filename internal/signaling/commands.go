@@ -1,0 +1,110 @@
+package signaling
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/pawfect/hub/internal/chat"
+)
+
+// Command types (PROTOCOL §3).
+const (
+	cmdAuth    = "auth"
+	cmdJoin    = "join"
+	cmdLeave   = "leave"
+	cmdSend    = "send"
+	cmdTyping  = "typing"
+	cmdHistory = "history"
+	cmdEdit    = "edit"
+	cmdDelete  = "delete"
+	cmdPing    = "ping"
+)
+
+// command is one decoded client command. Pointer fields are optional ones
+// whose absence differs from their zero value.
+type command struct {
+	ID          int64    `json:"id"`
+	Type        string   `json:"type"`
+	Token       string   `json:"token"`
+	Room        string   `json:"room"`
+	Since       *int64   `json:"since"`
+	Text        *string  `json:"text"`
+	ClientMsgID string   `json:"client_msg_id"`
+	ReplyTo     *int64   `json:"reply_to"`
+	Attachments []string `json:"attachments"`
+	Active      *bool    `json:"active"`
+	BeforeSeq   *int64   `json:"before_seq"`
+	AfterSeq    *int64   `json:"after_seq"`
+	Limit       *int     `json:"limit"`
+	Seq         *int64   `json:"seq"`
+}
+
+// required lists, per command type, the fields it must carry.
+var required = map[string][]string{
+	cmdAuth:    {"token"},
+	cmdJoin:    {"room"},
+	cmdLeave:   {"room"},
+	cmdSend:    {"room", "text"},
+	cmdTyping:  {"room", "active"},
+	cmdHistory: {"room"},
+	cmdEdit:    {"room", "seq", "text"},
+	cmdDelete:  {"room", "seq"},
+	cmdPing:    {},
+}
+
+func (c *command) has(field string) bool {
+	switch field {
+	case "token":
+		return c.Token != ""
+	case "room":
+		return c.Room != ""
+	case "text":
+		return c.Text != nil
+	case "active":
+		return c.Active != nil
+	case "seq":
+		return c.Seq != nil
+	}
+	return false
+}
+
+// decodeCommand parses one frame. On failure it returns the best command
+// ID it could read (0 if none) with a bad_request error naming the problem.
+func decodeCommand(data []byte) (command, *chat.Error) {
+	var c command
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&c); err != nil {
+		return command{ID: salvageID(data)}, chat.Errorf(chat.CodeBadRequest, "invalid command JSON: %v", err)
+	}
+	if dec.More() {
+		return command{ID: c.ID}, chat.Errorf(chat.CodeBadRequest, "a frame must hold exactly one JSON object")
+	}
+	if c.Type == "" {
+		return command{ID: c.ID}, chat.Errorf(chat.CodeBadRequest, "type: required")
+	}
+	fields, known := required[c.Type]
+	if !known {
+		return command{ID: c.ID}, chat.Errorf(chat.CodeBadRequest, "type: unknown command %q", c.Type)
+	}
+	if c.ID < 0 {
+		return command{}, chat.Errorf(chat.CodeBadRequest, "id: must be a non-negative integer")
+	}
+	for _, f := range fields {
+		if !c.has(f) {
+			return command{ID: c.ID}, chat.Errorf(chat.CodeBadRequest, "%s: required for %s", f, c.Type)
+		}
+	}
+	return c, nil
+}
+
+// salvageID reads just the id of a frame that did not decode as a whole,
+// so the error reply can still be matched.
+func salvageID(data []byte) int64 {
+	var probe struct {
+		ID int64 `json:"id"`
+	}
+	if json.Unmarshal(data, &probe) != nil || probe.ID < 0 {
+		return 0
+	}
+	return probe.ID
+}

@@ -1,0 +1,16 @@
+// Package signaling is the hub's WebSocket gateway (PROTOCOL §3): it
+// accepts connections on /ws after an Origin and Host check, authenticates
+// them, decodes each command frame, dispatches it to the rooms service and
+// writes exactly one reply per command.
+//
+// Each connection has two goroutines: the handler goroutine that reads
+// frames and runs commands synchronously (so one connection's commands are
+// handled in order), and a writer that drains a bounded outbound queue with
+// a write deadline. Deliver never blocks: when the queue is full the
+// connection is closed as a slow consumer (close 4008) instead of slowing
+// the fan-out or growing memory. Close handshakes run on a goroutine owned
+// by the connection, so nothing that delivers events ever waits on a peer.
+//
+// Gateway.Shutdown closes every connection with 1001 and waits for their
+// goroutines, so clients move to another hub and recover with join since.
+package signaling
