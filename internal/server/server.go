@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pawfect/hub/internal/auth"
 	"github.com/pawfect/hub/internal/bus"
+	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/config"
 	"github.com/pawfect/hub/internal/metrics"
 	"github.com/pawfect/hub/internal/ratelimit"
@@ -36,7 +38,8 @@ type Server struct {
 	http    *http.Server
 	ln      net.Listener
 
-	draining atomic.Bool
+	revocations *bus.Subscription
+	draining    atomic.Bool
 }
 
 // busHooks lets the bus reach the rooms service, which is built after it.
@@ -96,6 +99,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 	authSvc, err := auth.New(s.store, auth.Options{
 		Secret: secret, TokenTTL: cfg.TokenTTL, BotTokenTTL: cfg.BotTokenTTL, BcryptCost: cfg.BcryptCost,
+		OnRevoke: s.publishRevocation,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -121,21 +125,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("server: HUB_ADDR: %w", err)
 	}
-	publicURL := cfg.PublicURL
-	if strings.HasSuffix(cfg.Addr, ":0") && publicURL == "http://"+cfg.Addr {
+	if strings.HasSuffix(cfg.Addr, ":0") && cfg.PublicURL == "http://"+cfg.Addr {
 		// An ephemeral port (tests): the public URL is the bound address.
-		publicURL = "http://" + s.ln.Addr().String()
-	}
-	origins, hosts, err := allowLists(publicURL, cfg.ExtraOrigins)
-	if err != nil {
-		return nil, fmt.Errorf("server: HUB_PUBLIC_URL: %w", err)
+		cfg.PublicURL = "http://" + s.ln.Addr().String()
+		s.cfg = cfg
 	}
 	s.gateway = signaling.New(signaling.Config{
-		AllowedOrigins: origins, AllowedHosts: hosts,
+		OriginAllowed: cfg.OriginAllowed, HostAllowed: cfg.HostAllowed,
 		MaxFrameBytes: int64(cfg.MaxFrameBytes), MaxJoinedRooms: cfg.MaxJoinedRooms,
 		QueueSize: cfg.OutboundQueue, PingInterval: cfg.PingInterval, PongTimeout: cfg.PongTimeout,
 		WriteTimeout: cfg.WriteTimeout, AuthTimeout: cfg.AuthTimeout,
 	}, signaling.Deps{Auth: authSvc, Rooms: s.rooms, Metrics: s.metrics, Logger: log})
+
+	if s.revocations, err = s.bus.Subscribe(s.bus.User("*"), s.onRevocation); err != nil {
+		return nil, fmt.Errorf("server: subscribe to revocations: %w", err)
+	}
 
 	mux := http.NewServeMux()
 	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Logger: log}).Register(mux)
@@ -149,7 +153,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("hub ready", "addr", s.ln.Addr().String(), "public_url", publicURL)
+	log.Info("hub ready", "addr", s.ln.Addr().String(), "public_url", cfg.PublicURL)
 	return s, nil
 }
 
@@ -197,6 +201,9 @@ func (s *Server) drain() error {
 }
 
 func (s *Server) closeBackends() {
+	if s.revocations != nil {
+		_ = s.revocations.Unsubscribe()
+	}
 	if s.rooms != nil {
 		s.rooms.Close()
 	}
@@ -216,41 +223,6 @@ func (s *Server) closeBackends() {
 	}
 }
 
-// allowLists derives the browser origin and Host allow-lists: the public
-// URL's origin, its localhost/127.0.0.1 twin, and the extra origins.
-func allowLists(publicURL string, extra []string) (origins, hosts []string, err error) {
-	u, err := url.Parse(publicURL)
-	if err != nil || u.Host == "" {
-		return nil, nil, fmt.Errorf("not an absolute URL: %q", publicURL)
-	}
-	add := func(scheme, host string) {
-		origins = append(origins, scheme+"://"+host)
-		hosts = append(hosts, host)
-	}
-	add(u.Scheme, u.Host)
-	port := u.Port()
-	withPort := func(h string) string {
-		if port == "" {
-			return h
-		}
-		return net.JoinHostPort(h, port)
-	}
-	switch u.Hostname() {
-	case "localhost":
-		add(u.Scheme, withPort("127.0.0.1"))
-	case "127.0.0.1":
-		add(u.Scheme, withPort("localhost"))
-	}
-	for _, o := range extra {
-		eu, err := url.Parse(o)
-		if err != nil || eu.Host == "" {
-			return nil, nil, fmt.Errorf("HUB_ALLOWED_ORIGINS: not an origin: %q", o)
-		}
-		add(eu.Scheme, eu.Host)
-	}
-	return origins, hosts, nil
-}
-
 // redact drops the password of a URL for logs.
 func redact(raw string) string {
 	var out []string
@@ -263,4 +235,29 @@ func redact(raw string) string {
 		out = append(out, u.Redacted())
 	}
 	return strings.Join(out, ",")
+}
+
+// revocation tells every hub to close a revoked account's connections.
+type revocation struct {
+	User string `json:"user"`
+}
+
+func (s *Server) publishRevocation(ctx context.Context, userID string) {
+	b, _ := json.Marshal(revocation{User: userID})
+	if err := s.bus.Publish(ctx, s.bus.User(userID), b); err != nil {
+		// Its tokens are refused anyway; only open sockets linger until
+		// their next reconnect.
+		s.log.WarnContext(ctx, "publish revocation", "user", userID, "err", err)
+	}
+}
+
+func (s *Server) onRevocation(data []byte) {
+	var r revocation
+	if err := json.Unmarshal(data, &r); err != nil || r.User == "" {
+		s.log.Warn("undecodable revocation", "err", err)
+		return
+	}
+	if s.gateway != nil {
+		s.gateway.DisconnectUser(r.User, chat.CloseUnauthorized, "account revoked")
+	}
 }

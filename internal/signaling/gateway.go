@@ -20,14 +20,13 @@ import (
 
 // Config holds the gateway's limits and checks.
 type Config struct {
-	// AllowedOrigins are the exact browser origins (scheme://host[:port])
-	// that may open a WebSocket. A handshake without Origin is not a
-	// browser's and is not checked.
-	AllowedOrigins []string
-	// AllowedHosts are the Host header values browsers may use; checked
-	// too, because an Origin that merely equals Host proves nothing
-	// against DNS rebinding.
-	AllowedHosts   []string
+	// OriginAllowed says whether a browser Origin may open a WebSocket. A
+	// handshake without Origin is not a browser's and is not checked.
+	OriginAllowed func(origin string) bool
+	// HostAllowed says whether a browser handshake's Host is one of the
+	// hub's own names; checked too, because an Origin that merely equals
+	// Host proves nothing against DNS rebinding.
+	HostAllowed    func(host string) bool
 	MaxFrameBytes  int64
 	MaxJoinedRooms int
 	QueueSize      int
@@ -232,23 +231,13 @@ func (g *Gateway) checkOrigin(r *http.Request) *chat.Error {
 	if origin == "" {
 		return nil
 	}
-	if !containsFold(g.cfg.AllowedOrigins, origin) {
+	if g.cfg.OriginAllowed == nil || !g.cfg.OriginAllowed(origin) {
 		return chat.Errorf(chat.CodeForbidden, "origin %q is not allowed", origin)
 	}
-	if !containsFold(g.cfg.AllowedHosts, r.Host) {
+	if g.cfg.HostAllowed == nil || !g.cfg.HostAllowed(r.Host) {
 		return chat.Errorf(chat.CodeForbidden, "host %q is not allowed", r.Host)
 	}
 	return nil
-}
-
-func containsFold(list []string, s string) bool {
-	s = strings.TrimSuffix(s, "/")
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -274,3 +263,18 @@ func (nopMetrics) Connections(int) {}
 func (nopMetrics) JoinedRooms(int) {}
 func (nopMetrics) SlowConsumer()   {}
 func (nopMetrics) EventWritten()   {}
+
+// DisconnectUser closes every connection of userID on this hub with code,
+// e.g. when the account was revoked. It returns how many it closed.
+func (g *Gateway) DisconnectUser(userID string, code int, reason string) int {
+	n := 0
+	g.conns.Range(func(_, v any) bool {
+		c := v.(*conn)
+		if u := c.user.Load(); u != nil && u.ID == userID {
+			c.close(websocket.StatusCode(code), reason)
+			n++
+		}
+		return true
+	})
+	return n
+}
