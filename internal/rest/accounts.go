@@ -78,6 +78,14 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	// Password guessing is slowed per account and per client address; the
+	// budget is spent by every attempt, so a success costs one too.
+	for _, key := range []string{"login:user:" + req.Username, "login:ip:" + clientIP(r)} {
+		if err := a.allow(r, key, loginAttempts, loginWindow); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	}
 	u, tok, err := a.auth.Login(r.Context(), req.Username, req.Password)
 	if err != nil {
 		a.writeError(w, r, err)

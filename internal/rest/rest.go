@@ -1,13 +1,16 @@
 package rest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pawfect/hub/internal/auth"
 	"github.com/pawfect/hub/internal/chat"
@@ -17,18 +20,31 @@ import (
 // maxBody bounds every JSON request body; message text is far smaller.
 const maxBody = 1 << 20
 
+// Login attempts allowed per username and per client address.
+const (
+	loginAttempts = 10
+	loginWindow   = time.Minute
+)
+
+// Limiter allows at most limit events per key in any window.
+type Limiter interface {
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+}
+
 // Deps is what the API handlers call.
 type Deps struct {
-	Auth   *auth.Service
-	Rooms  *rooms.Service
-	Logger *slog.Logger
+	Auth    *auth.Service
+	Rooms   *rooms.Service
+	Limiter Limiter
+	Logger  *slog.Logger
 }
 
 // API holds the handlers.
 type API struct {
-	auth  *auth.Service
-	rooms *rooms.Service
-	log   *slog.Logger
+	auth    *auth.Service
+	rooms   *rooms.Service
+	limiter Limiter
+	log     *slog.Logger
 }
 
 // New returns the API handlers.
@@ -37,7 +53,34 @@ func New(d Deps) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{auth: d.Auth, rooms: d.Rooms, log: log}
+	return &API{auth: d.Auth, rooms: d.Rooms, limiter: d.Limiter, log: log}
+}
+
+// allow applies a rate limit; without a limiter, or when it cannot answer,
+// the request goes through.
+func (a *API) allow(r *http.Request, key string, limit int, window time.Duration) error {
+	if a.limiter == nil {
+		return nil
+	}
+	ok, retry, err := a.limiter.Allow(r.Context(), key, limit, window)
+	if err != nil {
+		a.log.WarnContext(r.Context(), "rate limiter unavailable; allowing", "key", key, "err", err)
+		return nil
+	}
+	if !ok {
+		return chat.RateLimited(retry)
+	}
+	return nil
+}
+
+// clientIP is the peer address of the request. Forwarded headers are not
+// trusted: a proxy in front of the hub should limit logins itself.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // Register adds every /api/ route to mux.

@@ -337,3 +337,20 @@ func TestGracefulShutdownClosesWith1001(t *testing.T) {
 		t.Fatalf("close on shutdown: got %d, want %d", code, websocket.StatusGoingAway)
 	}
 }
+
+func TestLoginAttemptsAreLimited(t *testing.T) {
+	h := servertest.Start(t, servertest.Options{})
+	alice := h.Register(t, "alice")
+	wrong := map[string]string{"username": alice.User.Username, "password": "not the password"}
+	for i := range 10 {
+		status, body := h.Do(t, "POST", "/api/auth/login", "", wrong)
+		if status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: got %d %s, want 401", i+1, status, body)
+		}
+	}
+	right := map[string]string{"username": alice.User.Username, "password": "correct horse battery"}
+	status, body := h.Do(t, "POST", "/api/auth/login", "", right)
+	if status != http.StatusTooManyRequests || servertest.ErrorCode(t, body) != chat.CodeRateLimited {
+		t.Fatalf("11th attempt: got %d %s, want 429 rate_limited", status, body)
+	}
+}
