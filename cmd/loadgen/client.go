@@ -46,11 +46,14 @@ type frame struct {
 	Error   *wireError      `json:"error"`
 	Data    json.RawMessage `json:"data"`
 	Room    string          `json:"room"`
-	Message *struct {
-		Room string `json:"room"`
-		Seq  int64  `json:"seq"`
-		Text string `json:"text"`
-	} `json:"message"`
+	Message *frameMessage   `json:"message"`
+}
+
+// frameMessage is the part of a Message loadgen looks at.
+type frameMessage struct {
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+	Text string `json:"text"`
 }
 
 // Local failure codes, next to the hub's own error codes.
@@ -150,7 +153,7 @@ func (c *client) readLoop() {
 		}
 		at := time.Now()
 		var f frame
-		if json.Unmarshal(data, &f) != nil {
+		if decodeFrame(data, &f) != nil {
 			continue
 		}
 		switch f.Type {

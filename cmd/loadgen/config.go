@@ -33,6 +33,7 @@ type config struct {
 	hubPID             int
 	connectConcurrency int
 	json               bool
+	cpuProfile         string
 }
 
 const (
@@ -65,6 +66,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.hubPID, "hub-pid", 0, "idle: pid of the (single, local) hub whose VmRSS to read from /proc")
 	fs.IntVar(&c.connectConcurrency, "connect-concurrency", 50, "set-up requests and WebSocket dials in flight at once")
 	fs.BoolVar(&c.json, "json", false, "also print the result as one JSON object")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write loadgen's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

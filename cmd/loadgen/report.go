@@ -35,6 +35,8 @@ type Result struct {
 // rate_limited, replies missing at the end (no_reply) and write errors.
 type MessageCounts struct {
 	Sent         int64            `json:"sent"`
+	TargetPerSec float64          `json:"target_per_s"` // -rate × rooms
+	SentPerSec   float64          `json:"sent_per_s"`   // below target: ticks were dropped (a saturated host), never bursted
 	Acked        int64            `json:"acked"`
 	Failed       int64            `json:"failed"`
 	RateLimited  int64            `json:"rate_limited"`
@@ -109,8 +111,8 @@ func writeText(w io.Writer, r *Result) {
 	}
 	p("duration   %v measured after %v warmup", secs(r.DurationSeconds), secs(r.WarmupSeconds))
 	if m := r.Messages; m != nil {
-		p("messages   sent %d  acked %d  failed %d  (rate_limited %d%s)  [warmup: sent %d, failed %d]",
-			m.Sent, m.Acked, m.Failed, m.RateLimited, codes(m.FailedByCode), m.WarmupSent, m.WarmupFailed)
+		p("messages   sent %d (%.1f/s, target %g/s)  acked %d  failed %d  (rate_limited %d%s)  [warmup: sent %d, failed %d]",
+			m.Sent, m.SentPerSec, m.TargetPerSec, m.Acked, m.Failed, m.RateLimited, codes(m.FailedByCode), m.WarmupSent, m.WarmupFailed)
 	}
 	if e := r.Events; e != nil {
 		p("events     expected %d  delivered %d  lost %d  duplicated %d  seq gaps %d  extra %d",

@@ -151,10 +151,16 @@ func runTraffic(ctx context.Context, e *env, plan trafficPlan) (*Result, error) 
 	st.mu.Lock()
 	res.Messages = &MessageCounts{
 		Sent: st.sent.Load(), Acked: st.acked.Load(), Failed: st.failed.Load(),
-		RateLimited: st.byCode["rate_limited"], FailedByCode: st.byCode,
+		TargetPerSec: cfg.rate * float64(plan.rooms),
+		SentPerSec:   float64(st.sent.Load()) / cfg.duration.Seconds(),
+		RateLimited:  st.byCode["rate_limited"], FailedByCode: st.byCode,
 		WarmupSent: st.warmSent.Load(), WarmupFailed: st.warmFailed.Load(),
 	}
 	st.mu.Unlock()
+	if m := res.Messages; m.SentPerSec < 0.95*m.TargetPerSec {
+		e.log.Warn("publishers fell behind the target rate (late ticks are dropped, not bursted): the loadgen host is saturated",
+			"sent_per_s", m.SentPerSec, "target_per_s", m.TargetPerSec)
+	}
 	ev := &EventCounts{Expected: expected()}
 	var lat Histogram
 	for i := range shards {
