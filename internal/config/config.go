@@ -71,6 +71,7 @@ type Config struct {
 	BotTokenTTL     time.Duration // HUB_BOT_TOKEN_TTL
 	BcryptCost      int           // HUB_BCRYPT_COST: 10..16
 	RepairInterval  time.Duration // HUB_REPAIR_INTERVAL: last_seq check period
+	DebugAddr       string        // HUB_DEBUG_ADDR: pprof listener; empty = off
 }
 
 // Admin is the account HUB_BOOTSTRAP_ADMIN asks for.

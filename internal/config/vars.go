@@ -105,5 +105,14 @@ func settings() []setting {
 			set: func(c *Config, v string) (err error) { c.BcryptCost, err = parseInt(v, 10, 16); return }},
 		{env: "HUB_REPAIR_INTERVAL", usage: "how often a hub compares stored last_seq with what it delivered", def: "2s",
 			set: func(c *Config, v string) (err error) { c.RepairInterval, err = parseDuration(v); return }},
+		{env: "HUB_DEBUG_ADDR", usage: "listen address for Go's pprof profiling endpoints (/debug/pprof/); empty = off. Never expose it publicly",
+			set: func(c *Config, v string) (err error) {
+				if v == "" {
+					c.DebugAddr = ""
+					return nil
+				}
+				c.DebugAddr, err = parseAddr(v)
+				return
+			}},
 	}
 }

@@ -39,6 +39,7 @@ type Server struct {
 	ln      net.Listener
 
 	revocations *bus.Subscription
+	debug       *debugServer
 	draining    atomic.Bool
 }
 
@@ -153,6 +154,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if cfg.DebugAddr != "" {
+		if s.debug, err = startDebug(cfg.DebugAddr); err != nil {
+			return nil, err
+		}
+		log.Warn("pprof endpoints enabled", "addr", s.debug.ln.Addr().String())
+	}
 	log.Info("hub ready", "addr", s.ln.Addr().String(), "public_url", cfg.PublicURL)
 	return s, nil
 }
@@ -194,6 +201,11 @@ func (s *Server) drain() error {
 	}
 	if err := <-shutdownHTTP; err != nil {
 		errs = append(errs, fmt.Errorf("server: shut down http: %w", err))
+	}
+	if s.debug != nil {
+		if err := s.debug.close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("server: close debug listener: %w", err))
+		}
 	}
 	s.closeBackends()
 	s.log.Info("stopped")

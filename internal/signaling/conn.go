@@ -17,19 +17,22 @@ type conn struct {
 	ws *websocket.Conn
 	id string
 
-	user   atomic.Pointer[chat.User] // nil until authenticated
-	since  time.Time
-	notify chan struct{} // capacity 1: the queue has frames
-	done   chan struct{} // closed when the connection starts closing
+	user  atomic.Pointer[chat.User] // nil until authenticated
+	since time.Time
+	done  chan struct{} // closed when the connection starts closing
 
-	mu        sync.Mutex // guards queue, closed, closeCode, closeMsg, flushThen, joined
+	mu        sync.Mutex // guards queue, writing, closed, flushThen, pingTimer, joined
 	queue     [][]byte
-	closed    bool
+	spare     [][]byte  // the writer's previous batch, reused as the next queue
+	writing   bool      // a writer goroutine is draining the queue
+	closed    bool      //
 	flushThen *closeReq // close once the queue is written
+	pingTimer *time.Timer
 	joined    map[string]struct{}
 
-	pinging atomic.Bool
-	wg      sync.WaitGroup // writer, pings and the close handshake
+	pinging    atomic.Bool
+	writeStart atomic.Int64   // unix nanos when the current write began; 0 when none
+	wg         sync.WaitGroup // writers, pings and the close handshake
 }
 
 type closeReq struct {
@@ -38,12 +41,13 @@ type closeReq struct {
 }
 
 func newConn(g *Gateway, ws *websocket.Conn) *conn {
-	return &conn{
+	c := &conn{
 		g: g, ws: ws, id: chat.NewID("c_"), since: time.Now().UTC(),
-		notify: make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		joined: make(map[string]struct{}),
 	}
+	c.pingTimer = time.AfterFunc(g.cfg.PingInterval, c.startPing)
+	return c
 }
 
 // ID implements rooms.Conn.
@@ -59,6 +63,10 @@ func (c *conn) User() chat.User {
 
 // Deliver implements rooms.Conn: it enqueues frame without blocking, and
 // closes the connection as a slow consumer when the queue is full.
+//
+// There is no writer goroutine while the queue is empty: the first frame
+// starts one, and it exits once it has drained the queue, so an idle
+// connection costs one goroutine (its reader), not two.
 func (c *conn) Deliver(frame []byte) {
 	c.mu.Lock()
 	if c.closed || c.flushThen != nil {
@@ -72,11 +80,18 @@ func (c *conn) Deliver(frame []byte) {
 		return
 	}
 	c.queue = append(c.queue, frame)
+	c.startWriterLocked()
 	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
+}
+
+// startWriterLocked starts the writer unless one runs; mu must be held.
+func (c *conn) startWriterLocked() {
+	if c.writing || c.closed {
+		return
 	}
+	c.writing = true
+	c.wg.Add(1)
+	go c.writeLoop()
 }
 
 // Removed implements rooms.Conn.
@@ -100,16 +115,12 @@ func (c *conn) Overflowed() {
 // the error reply explaining the close) was written.
 func (c *conn) closeAfterFlush(code int, reason string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed || c.flushThen != nil {
-		c.mu.Unlock()
 		return
 	}
 	c.flushThen = &closeReq{code: websocket.StatusCode(code), reason: reason}
-	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
+	c.startWriterLocked()
 }
 
 // close starts the close handshake on the connection's own goroutine; it
@@ -122,6 +133,7 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 	}
 	c.closed = true
 	c.queue = nil
+	c.pingTimer.Stop()
 	c.mu.Unlock()
 	close(c.done)
 	c.wg.Add(1)
@@ -132,47 +144,53 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 }
 
 // writeLoop writes queued frames in order, each under the write deadline,
-// and pings the peer every PingInterval.
+// until the queue is empty.
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
-	ping := time.NewTicker(c.g.cfg.PingInterval)
-	defer ping.Stop()
-	var batch [][]byte
 	for {
-		select {
-		case <-c.done:
-			return
-		case <-ping.C:
-			c.startPing()
-			continue
-		case <-c.notify:
-		}
 		c.mu.Lock()
-		batch, c.queue = c.queue, batch[:0]
-		final := c.flushThen
+		if c.closed {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		batch := c.queue
+		c.queue, c.spare = c.spare[:0], nil
+		if len(batch) == 0 {
+			final := c.flushThen
+			c.writing = false
+			c.mu.Unlock()
+			if final != nil {
+				c.close(final.code, final.reason)
+			}
+			return
+		}
 		c.mu.Unlock()
 		for i, frame := range batch {
 			if !c.write(frame) {
+				c.mu.Lock()
+				c.writing = false
+				c.mu.Unlock()
 				return
 			}
 			batch[i] = nil
 		}
-		if final != nil {
-			c.mu.Lock()
-			more := len(c.queue) > 0
-			c.mu.Unlock()
-			if !more {
-				c.close(final.code, final.reason)
-				return
-			}
+		c.mu.Lock()
+		if cap(batch) <= c.g.cfg.QueueSize {
+			c.spare = batch[:0]
 		}
+		c.mu.Unlock()
 	}
 }
 
+// write writes one frame. It passes no deadline to the library, which
+// would arm a timer per frame on the fan-out's hottest path; instead
+// writeStart lets the ping timer abort a write stuck past WriteTimeout.
 func (c *conn) write(frame []byte) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.WriteTimeout)
-	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, frame); err != nil {
+	c.writeStart.Store(time.Now().UnixNano())
+	err := c.ws.Write(context.Background(), websocket.MessageText, frame)
+	c.writeStart.Store(0)
+	if err != nil {
 		c.g.log.Debug("signaling: write failed", "conn", c.id, "err", err)
 		c.close(websocket.StatusCode(chat.CloseSlowConsumer), "write timed out")
 		return false
@@ -181,27 +199,47 @@ func (c *conn) write(frame []byte) bool {
 	return true
 }
 
-// startPing sends one ping unless the previous one is still waiting; a
-// peer that does not answer within PongTimeout is closed.
+// startPing runs on the ping timer's goroutine: it sends one ping and
+// closes a peer that does not answer within PongTimeout, then schedules
+// the next.
 func (c *conn) startPing() {
+	if start := c.writeStart.Load(); start != 0 && time.Since(time.Unix(0, start)) > c.g.cfg.WriteTimeout {
+		// The peer has not taken a frame for WriteTimeout: no close frame
+		// could get through either.
+		c.g.metrics.SlowConsumer()
+		c.g.log.Debug("signaling: write stalled", "conn", c.id)
+		c.close(websocket.StatusCode(chat.CloseSlowConsumer), "write timed out")
+		_ = c.ws.CloseNow()
+		return
+	}
 	if !c.pinging.CompareAndSwap(false, true) {
 		return
 	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
 	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		defer c.pinging.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.PongTimeout)
-		defer cancel()
-		if err := c.ws.Ping(ctx); err != nil {
-			select {
-			case <-c.done:
-			default:
-				c.g.log.Debug("signaling: ping failed", "conn", c.id, "err", err)
-				c.close(websocket.StatusPolicyViolation, "ping timeout")
-			}
+	c.mu.Unlock()
+	defer c.wg.Done()
+	defer c.pinging.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.PongTimeout)
+	defer cancel()
+	if err := c.ws.Ping(ctx); err != nil {
+		select {
+		case <-c.done:
+		default:
+			c.g.log.Debug("signaling: ping failed", "conn", c.id, "err", err)
+			c.close(websocket.StatusPolicyViolation, "ping timeout")
 		}
-	}()
+		return
+	}
+	c.mu.Lock()
+	if !c.closed {
+		c.pingTimer.Reset(c.g.cfg.PingInterval)
+	}
+	c.mu.Unlock()
 }
 
 // join records a joined room, refusing past the per-connection limit.
