@@ -100,11 +100,9 @@ func (a *API) guest(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		DisplayName string `json:"display_name"`
 	}
-	if r.ContentLength != 0 {
-		if err := decode(r, &req); err != nil {
-			a.writeError(w, r, err)
-			return
-		}
+	if err := decodeOptional(r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
 	}
 	u, tok, err := a.auth.Guest(r.Context(), req.DisplayName)
 	if err != nil {

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pawfect/hub/internal/auth"
 	"github.com/pawfect/hub/internal/chat"
@@ -127,18 +129,37 @@ func BearerToken(r *http.Request) (string, bool) {
 // decode reads a JSON body into v. Unknown fields are allowed so that newer
 // clients keep working against older hubs.
 func decode(r *http.Request, v any) error {
-	body := http.MaxBytesReader(nil, r.Body, maxBody)
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(v); err != nil {
+	return decodeBody(r, v, false)
+}
+
+// decodeOptional is decode for a body whose fields are all optional: an
+// empty body (however it is framed) leaves v as it is.
+func decodeOptional(r *http.Request, v any) error {
+	return decodeBody(r, v, true)
+}
+
+func decodeBody(r *http.Request, v any, optional bool) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
 		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
+		if errors.As(err, &tooBig) {
 			return chat.Errorf(chat.CodeTooLarge, "request body over %d bytes", maxBody)
-		case errors.Is(err, io.EOF):
-			return chat.Errorf(chat.CodeBadRequest, "request body must be a JSON object")
-		default:
-			return chat.Errorf(chat.CodeBadRequest, "invalid JSON body: %v", err)
 		}
+		return chat.Errorf(chat.CodeBadRequest, "reading the request body: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return nil
+		}
+		return chat.Errorf(chat.CodeBadRequest, "request body must be a JSON object")
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD.
+	if !utf8.Valid(body) {
+		return chat.Errorf(chat.CodeBadRequest, "request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return chat.Errorf(chat.CodeBadRequest, "invalid JSON body: %v", err)
 	}
 	if dec.More() {
 		return chat.Errorf(chat.CodeBadRequest, "request body must be one JSON object")

@@ -63,12 +63,10 @@ func (s *Service) Join(ctx context.Context, c Conn, roomID string, since *int64,
 		s.log.WarnContext(ctx, "rooms: presence online", "room", roomID, "err", err)
 		online = []chat.User{u}
 	}
-	var floor int64
-	if since != nil {
-		floor = *since
-	}
-	if n := len(msgs); n > 0 && msgs[n-1].Seq > floor {
-		floor = msgs[n-1].Seq
+	floor, err := s.joinFloor(ctx, roomID, since, msgs)
+	if err != nil {
+		s.detach(c, roomID)
+		return err
 	}
 	room.LastSeq = max(room.LastSeq, floor)
 	if msgs == nil {
@@ -82,6 +80,24 @@ func (s *Service) Join(ctx context.Context, c Conn, roomID string, since *int64,
 		s.publishPresence(ctx, roomID, u, chat.StateOnline)
 	}
 	return nil
+}
+
+// joinFloor is the seq up to which the join reply covers the room: events
+// at or below it are not delivered again. A since beyond the room's stored
+// last_seq (a client's stale or foreign number) must not hide the messages
+// that come next, so it is capped at what the store holds.
+func (s *Service) joinFloor(ctx context.Context, roomID string, since *int64, msgs []chat.Message) (int64, error) {
+	if n := len(msgs); n > 0 {
+		return msgs[n-1].Seq, nil
+	}
+	if since == nil || *since == 0 {
+		return 0, nil
+	}
+	seqs, err := s.store.LastSeqs(ctx, []string{roomID})
+	if err != nil {
+		return 0, fmt.Errorf("rooms: join: read last seq: %w", err)
+	}
+	return min(*since, seqs[roomID]), nil
 }
 
 // Leave takes c out of a room. Leaving a room c is not in is not an error.

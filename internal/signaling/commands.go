@@ -3,6 +3,7 @@ package signaling
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/pawfect/hub/internal/chat"
 )
@@ -72,6 +73,10 @@ func (c *command) has(field string) bool {
 // ID it could read (0 if none) with a bad_request error naming the problem.
 func decodeCommand(data []byte) (command, *chat.Error) {
 	var c command
+	if !utf8.Valid(data) {
+		// encoding/json would quietly turn invalid bytes into U+FFFD.
+		return command{ID: salvageID(data)}, chat.Errorf(chat.CodeBadRequest, "a text frame must be valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&c); err != nil {
 		return command{ID: salvageID(data)}, chat.Errorf(chat.CodeBadRequest, "invalid command JSON: %v", err)
