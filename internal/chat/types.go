@@ -87,13 +87,20 @@ type Message struct {
 	Meta        json.RawMessage `json:"meta,omitempty"`
 }
 
-// HistoryQuery selects a page of a room's messages (PROTOCOL §2). Zero
-// bounds mean "no bound". Limit must already be clamped by the caller.
+// HistoryQuery selects a page of a room's messages (PROTOCOL §2). A zero
+// BeforeSeq means no upper bound. AfterSeq is a lower bound when it is
+// above 0 or when After is set: "after seq 0" (the oldest first) is not the
+// same page as "no bound" (the latest). Limit must already be clamped by
+// the caller.
 type HistoryQuery struct {
 	BeforeSeq int64
 	AfterSeq  int64
+	After     bool
 	Limit     int
 }
+
+// HasAfter reports whether the query has a lower bound.
+func (q HistoryQuery) HasAfter() bool { return q.After || q.AfterSeq > 0 }
 
 // Now is the hub's clock reading for stored times: UTC, truncated to
 // microseconds so that every store round-trips it exactly.

@@ -102,7 +102,7 @@ func (a *API) history(w http.ResponseWriter, r *http.Request, me chat.User) {
 		return
 	}
 	msgs, more, err := a.rooms.History(r.Context(), me, r.PathValue("id"), rooms.HistoryRequest{
-		BeforeSeq: before, AfterSeq: after, Limit: int(min(limit, 1<<20)),
+		BeforeSeq: before, AfterSeq: after, After: r.URL.Query().Has("after_seq"), Limit: int(min(limit, 1<<20)),
 	})
 	if err != nil {
 		a.writeError(w, r, err)

@@ -45,7 +45,7 @@ func (s *Service) Join(ctx context.Context, c Conn, roomID string, since *int64,
 	}
 	q := chat.HistoryQuery{Limit: joinLatest}
 	if since != nil {
-		q = chat.HistoryQuery{AfterSeq: *since, Limit: joinRecovery}
+		q = chat.HistoryQuery{AfterSeq: *since, After: true, Limit: joinRecovery}
 	}
 	msgs, hasMore, err := s.store.Messages(ctx, roomID, q)
 	if err != nil {

@@ -143,10 +143,12 @@ func (s *Service) liveMessage(ctx context.Context, roomID string, seq int64) (ch
 	return m, nil
 }
 
-// HistoryRequest selects a page of history; zero means unset.
+// HistoryRequest selects a page of history. Zero BeforeSeq and Limit mean
+// unset; AfterSeq counts only when After is set (after_seq was given).
 type HistoryRequest struct {
 	BeforeSeq int64
 	AfterSeq  int64
+	After     bool
 	Limit     int
 }
 
@@ -163,7 +165,7 @@ func (s *Service) History(ctx context.Context, u chat.User, roomID string, req H
 	if _, err := s.visibleRoom(ctx, u, roomID); err != nil {
 		return nil, false, err
 	}
-	msgs, more, err := s.store.Messages(ctx, roomID, chat.HistoryQuery{BeforeSeq: req.BeforeSeq, AfterSeq: req.AfterSeq, Limit: limit})
+	msgs, more, err := s.store.Messages(ctx, roomID, chat.HistoryQuery{BeforeSeq: req.BeforeSeq, AfterSeq: req.AfterSeq, After: req.After, Limit: limit})
 	if err != nil {
 		return nil, false, fmt.Errorf("rooms: history: %w", err)
 	}

@@ -177,7 +177,7 @@ func (rs *roomState) backfillLocked(ctx context.Context, upTo int64) {
 	}()
 	for rs.lastSeq < upTo {
 		msgs, _, err := rs.s.store.Messages(ctx, rs.id, chat.HistoryQuery{
-			AfterSeq: rs.lastSeq, BeforeSeq: upTo + 1, Limit: backfillPage,
+			AfterSeq: rs.lastSeq, After: true, BeforeSeq: upTo + 1, Limit: backfillPage,
 		})
 		if err != nil {
 			rs.s.log.WarnContext(ctx, "rooms: backfill", "room", rs.id, "after", rs.lastSeq, "err", err)

@@ -86,7 +86,7 @@ func (g *Gateway) handle(ctx context.Context, c *conn, data []byte) {
 	case cmdTyping:
 		c.reply(cmd.ID, nil, g.rooms.Typing(ctx, u, cmd.Room, *cmd.Active))
 	case cmdHistory:
-		req := rooms.HistoryRequest{BeforeSeq: deref(cmd.BeforeSeq), AfterSeq: deref(cmd.AfterSeq)}
+		req := rooms.HistoryRequest{BeforeSeq: deref(cmd.BeforeSeq), AfterSeq: deref(cmd.AfterSeq), After: cmd.AfterSeq != nil}
 		if cmd.Limit != nil {
 			req.Limit = *cmd.Limit
 		}

@@ -138,9 +138,9 @@ func (db *DB) Messages(ctx context.Context, roomID string, q chat.HistoryQuery) 
 	where := ` WHERE m.room_id = $1`
 	desc := false
 	switch {
-	case q.AfterSeq > 0 && q.BeforeSeq > 0:
+	case q.HasAfter() && q.BeforeSeq > 0:
 		where += ` AND m.seq > ` + arg(q.AfterSeq) + ` AND m.seq < ` + arg(q.BeforeSeq)
-	case q.AfterSeq > 0:
+	case q.HasAfter():
 		where += ` AND m.seq > ` + arg(q.AfterSeq)
 	case q.BeforeSeq > 0:
 		where += ` AND m.seq < ` + arg(q.BeforeSeq)

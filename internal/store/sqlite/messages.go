@@ -147,10 +147,10 @@ func (db *DB) Messages(ctx context.Context, roomID string, q chat.HistoryQuery) 
 		desc  bool
 	)
 	switch {
-	case q.AfterSeq > 0 && q.BeforeSeq > 0:
+	case q.HasAfter() && q.BeforeSeq > 0:
 		where += ` AND m.seq > ? AND m.seq < ?`
 		args = append(args, q.AfterSeq, q.BeforeSeq)
-	case q.AfterSeq > 0:
+	case q.HasAfter():
 		where += ` AND m.seq > ?`
 		args = append(args, q.AfterSeq)
 	case q.BeforeSeq > 0:

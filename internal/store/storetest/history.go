@@ -29,6 +29,10 @@ var historyCases = []struct {
 	{chat.HistoryQuery{AfterSeq: 7, Limit: 3}, seqRange(8, 10), false},
 	{chat.HistoryQuery{AfterSeq: 8, Limit: 5}, seqRange(9, 10), false},
 	{chat.HistoryQuery{AfterSeq: 10, Limit: 5}, []int64{}, false},
+	// After: AfterSeq 0 is a bound too: the oldest first, not the latest.
+	{chat.HistoryQuery{AfterSeq: 0, After: true, Limit: 3}, seqRange(1, 3), true},
+	{chat.HistoryQuery{AfterSeq: 0, After: true, Limit: 10}, seqRange(1, 10), false},
+	{chat.HistoryQuery{AfterSeq: 0, After: true, BeforeSeq: 9, Limit: 3}, seqRange(1, 3), true},
 	// Both: the first Limit strictly between; more = more lie between.
 	{chat.HistoryQuery{AfterSeq: 2, BeforeSeq: 9, Limit: 3}, seqRange(3, 5), true},
 	{chat.HistoryQuery{AfterSeq: 2, BeforeSeq: 6, Limit: 3}, seqRange(3, 5), false},
