@@ -23,7 +23,7 @@ go build -o "$bin/loadgen" ./cmd/loadgen
 port=18700
 debug=18701
 pin_hub=() pin_lg=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+if [ "${PIN:-1}" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   pin_hub=(taskset -c 0) pin_lg=(taskset -c 1)
 fi
 

@@ -152,6 +152,12 @@ func (c *client) readLoop() {
 			break
 		}
 		at := time.Now()
+		if c.rcv != nil {
+			if room, seq, text, ok := fastMessage(data); ok {
+				c.rcv.onMessage(room, seq, text, at)
+				continue
+			}
+		}
 		var f frame
 		if decodeFrame(data, &f) != nil {
 			continue

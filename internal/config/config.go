@@ -72,6 +72,7 @@ type Config struct {
 	BcryptCost      int           // HUB_BCRYPT_COST: 10..16
 	RepairInterval  time.Duration // HUB_REPAIR_INTERVAL: last_seq check period
 	DebugAddr       string        // HUB_DEBUG_ADDR: pprof listener; empty = off
+	WriteCoalesce   time.Duration // HUB_WRITE_COALESCE: least time between writes to one socket
 }
 
 // Admin is the account HUB_BOOTSTRAP_ADMIN asks for.

@@ -347,3 +347,19 @@ func redactURLList(s string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// parseDurationOrZero is parseDuration that also takes 0 (off), and at
+// most one second, beyond which it would be a bug rather than a setting.
+func parseDurationOrZero(v string) (time.Duration, error) {
+	if v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, invalid("%q is not a duration (like 10ms, or 0 for off)", v)
+	}
+	if d < 0 || d > time.Second {
+		return 0, invalid("must be between 0 and 1s (got %s)", v)
+	}
+	return d, nil
+}

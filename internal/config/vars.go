@@ -105,6 +105,8 @@ func settings() []setting {
 			set: func(c *Config, v string) (err error) { c.BcryptCost, err = parseInt(v, 10, 16); return }},
 		{env: "HUB_REPAIR_INTERVAL", usage: "how often a hub compares stored last_seq with what it delivered", def: "2s",
 			set: func(c *Config, v string) (err error) { c.RepairInterval, err = parseDuration(v); return }},
+		{env: "HUB_WRITE_COALESCE", usage: "least time between two writes to one WebSocket; faster events are written together (0 = write at once)", def: "20ms",
+			set: func(c *Config, v string) (err error) { c.WriteCoalesce, err = parseDurationOrZero(v); return }},
 		{env: "HUB_DEBUG_ADDR", usage: "listen address for Go's pprof profiling endpoints (/debug/pprof/); empty = off. Never expose it publicly",
 			set: func(c *Config, v string) (err error) {
 				if v == "" {

@@ -75,8 +75,8 @@ func (h *Hub) JoinedRooms(delta int) { h.joinedRooms.Add(float64(delta)) }
 // SlowConsumer implements signaling.Metrics.
 func (h *Hub) SlowConsumer() { h.slowConsumers.Inc() }
 
-// EventWritten implements signaling.Metrics.
-func (h *Hub) EventWritten() { h.eventsWritten.Inc() }
+// EventsWritten implements signaling.Metrics.
+func (h *Hub) EventsWritten(n int) { h.eventsWritten.Add(float64(n)) }
 
 // MessageStored implements rooms.Metrics.
 func (h *Hub) MessageStored(latency time.Duration) {

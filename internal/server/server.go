@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		OriginAllowed: cfg.OriginAllowed, HostAllowed: cfg.HostAllowed,
 		MaxFrameBytes: int64(cfg.MaxFrameBytes), MaxJoinedRooms: cfg.MaxJoinedRooms,
 		QueueSize: cfg.OutboundQueue, PingInterval: cfg.PingInterval, PongTimeout: cfg.PongTimeout,
-		WriteTimeout: cfg.WriteTimeout, AuthTimeout: cfg.AuthTimeout,
+		WriteTimeout: cfg.WriteTimeout, AuthTimeout: cfg.AuthTimeout, WriteCoalesce: cfg.WriteCoalesce,
 	}, signaling.Deps{Auth: authSvc, Rooms: s.rooms, Metrics: s.metrics, Logger: log})
 
 	if s.revocations, err = s.bus.Subscribe(s.bus.User("*"), s.onRevocation); err != nil {

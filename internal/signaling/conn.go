@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,9 +14,10 @@ import (
 
 // conn is one client WebSocket connection.
 type conn struct {
-	g  *Gateway
-	ws *websocket.Conn
-	id string
+	g   *Gateway
+	ws  *websocket.Conn
+	raw net.Conn // the socket under ws, for event frames
+	id  string
 
 	user  atomic.Pointer[chat.User] // nil until authenticated
 	since time.Time
@@ -30,9 +32,9 @@ type conn struct {
 	pingTimer *time.Timer
 	joined    map[string]struct{}
 
-	pinging    atomic.Bool
-	writeStart atomic.Int64   // unix nanos when the current write began; 0 when none
-	wg         sync.WaitGroup // writers, pings and the close handshake
+	pinging   atomic.Bool
+	lastWrite int64          // unix nanos of the last batch; owned by the running writer
+	wg        sync.WaitGroup // writers, pings and the close handshake
 }
 
 type closeReq struct {
@@ -40,9 +42,9 @@ type closeReq struct {
 	reason string
 }
 
-func newConn(g *Gateway, ws *websocket.Conn) *conn {
+func newConn(g *Gateway, ws *websocket.Conn, raw net.Conn) *conn {
 	c := &conn{
-		g: g, ws: ws, id: chat.NewID("c_"), since: time.Now().UTC(),
+		g: g, ws: ws, raw: raw, id: chat.NewID("c_"), since: time.Now().UTC(),
 		done:   make(chan struct{}),
 		joined: make(map[string]struct{}),
 	}
@@ -147,7 +149,12 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 // until the queue is empty.
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
+	// The frame buffer is borrowed only while the writer runs, so an idle
+	// connection holds none.
+	bp := c.g.buffers.Get().(*[]byte)
+	defer c.g.buffers.Put(bp)
 	for {
+		c.coalesce()
 		c.mu.Lock()
 		if c.closed {
 			c.writing = false
@@ -166,15 +173,13 @@ func (c *conn) writeLoop() {
 			return
 		}
 		c.mu.Unlock()
-		for i, frame := range batch {
-			if !c.write(frame) {
-				c.mu.Lock()
-				c.writing = false
-				c.mu.Unlock()
-				return
-			}
-			batch[i] = nil
+		if !c.writeBatch(batch, bp) {
+			c.mu.Lock()
+			c.writing = false
+			c.mu.Unlock()
+			return
 		}
+		clear(batch)
 		c.mu.Lock()
 		if cap(batch) <= c.g.cfg.QueueSize {
 			c.spare = batch[:0]
@@ -183,35 +188,64 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// write writes one frame. It passes no deadline to the library, which
-// would arm a timer per frame on the fan-out's hottest path; instead
-// writeStart lets the ping timer abort a write stuck past WriteTimeout.
-func (c *conn) write(frame []byte) bool {
-	c.writeStart.Store(time.Now().UnixNano())
-	err := c.ws.Write(context.Background(), websocket.MessageText, frame)
-	c.writeStart.Store(0)
-	if err != nil {
-		c.g.log.Debug("signaling: write failed", "conn", c.id, "err", err)
-		c.close(websocket.StatusCode(chat.CloseSlowConsumer), "write timed out")
-		return false
+// coalesce waits until WriteCoalesce has passed since the last write, so
+// that a connection receiving many events gets them in fewer, larger
+// writes: the system call per write is what fan-out costs most. A
+// connection receiving fewer events than one per WriteCoalesce never waits.
+func (c *conn) coalesce() {
+	if c.g.cfg.WriteCoalesce <= 0 || c.lastWrite == 0 {
+		return
 	}
-	c.g.metrics.EventWritten()
+	if d := c.g.cfg.WriteCoalesce - time.Since(time.Unix(0, c.lastWrite)); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// writeBatch writes frames in order, framed by the hub itself, with one
+// system call per maxBatchBytes, each under WriteTimeout.
+func (c *conn) writeBatch(frames [][]byte, bp *[]byte) bool {
+	buf := (*bp)[:0]
+	for i, frame := range frames {
+		buf = appendTextFrame(buf, frame)
+		if len(buf) >= maxBatchBytes || i == len(frames)-1 {
+			if err := c.writeRaw(buf); err != nil {
+				c.writeFailed(err)
+				return false
+			}
+			buf = buf[:0]
+		}
+	}
+	if cap(buf) <= maxBatchBytes*2 {
+		*bp = buf // kept for the next batch while it stays small
+	}
+	c.lastWrite = time.Now().UnixNano()
+	c.g.metrics.EventsWritten(len(frames))
 	return true
+}
+
+func (c *conn) writeRaw(buf []byte) error {
+	if err := c.raw.SetWriteDeadline(time.Now().Add(c.g.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	_, err := c.raw.Write(buf)
+	// The library's own writes (pongs, the close frame) follow on the same
+	// socket and bring their own timeouts.
+	if derr := c.raw.SetWriteDeadline(time.Time{}); err == nil {
+		err = derr
+	}
+	return err
+}
+
+func (c *conn) writeFailed(err error) {
+	c.g.log.Debug("signaling: write failed", "conn", c.id, "err", err)
+	c.close(websocket.StatusCode(chat.CloseSlowConsumer), "write timed out")
+	_ = c.ws.CloseNow()
 }
 
 // startPing runs on the ping timer's goroutine: it sends one ping and
 // closes a peer that does not answer within PongTimeout, then schedules
 // the next.
 func (c *conn) startPing() {
-	if start := c.writeStart.Load(); start != 0 && time.Since(time.Unix(0, start)) > c.g.cfg.WriteTimeout {
-		// The peer has not taken a frame for WriteTimeout: no close frame
-		// could get through either.
-		c.g.metrics.SlowConsumer()
-		c.g.log.Debug("signaling: write stalled", "conn", c.id)
-		c.close(websocket.StatusCode(chat.CloseSlowConsumer), "write timed out")
-		_ = c.ws.CloseNow()
-		return
-	}
 	if !c.pinging.CompareAndSwap(false, true) {
 		return
 	}

@@ -34,6 +34,9 @@ type Config struct {
 	PongTimeout    time.Duration
 	WriteTimeout   time.Duration
 	AuthTimeout    time.Duration
+	// WriteCoalesce is the least time between two writes to one socket;
+	// events arriving faster wait and go out together. 0 writes at once.
+	WriteCoalesce time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -70,7 +73,7 @@ type Metrics interface {
 	Connections(delta int)
 	JoinedRooms(delta int)
 	SlowConsumer()
-	EventWritten()
+	EventsWritten(n int)
 }
 
 // Deps are what the gateway calls.
@@ -89,7 +92,8 @@ type Gateway struct {
 	metrics Metrics
 	log     *slog.Logger
 
-	conns    sync.Map // conn ID → *conn
+	conns    sync.Map  // conn ID → *conn
+	buffers  sync.Pool // *[]byte frame buffers of running writers
 	closing  atomic.Bool
 	handlers sync.WaitGroup
 }
@@ -98,6 +102,7 @@ type Gateway struct {
 func New(cfg Config, d Deps) *Gateway {
 	cfg.setDefaults()
 	g := &Gateway{cfg: cfg, auth: d.Auth, rooms: d.Rooms, metrics: d.Metrics, log: d.Logger}
+	g.buffers.New = func() any { b := make([]byte, 0, 4096); return &b }
 	if g.metrics == nil {
 		g.metrics = nopMetrics{}
 	}
@@ -126,7 +131,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		user = &u
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hw := &hijackWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		// The Origin and Host checks above are stricter than the
 		// library's, which trusts an Origin equal to Host.
 		InsecureSkipVerify: true,
@@ -138,7 +144,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(g.cfg.MaxFrameBytes)
 
-	c := newConn(g, ws)
+	c := newConn(g, ws, hw.raw)
 	if user != nil {
 		c.user.Store(user)
 	}
@@ -267,10 +273,10 @@ func httpError(w http.ResponseWriter, e *chat.Error) {
 
 type nopMetrics struct{}
 
-func (nopMetrics) Connections(int) {}
-func (nopMetrics) JoinedRooms(int) {}
-func (nopMetrics) SlowConsumer()   {}
-func (nopMetrics) EventWritten()   {}
+func (nopMetrics) Connections(int)   {}
+func (nopMetrics) JoinedRooms(int)   {}
+func (nopMetrics) SlowConsumer()     {}
+func (nopMetrics) EventsWritten(int) {}
 
 // DisconnectUser closes every connection of userID on this hub with code,
 // e.g. when the account was revoked. It returns how many it closed.
