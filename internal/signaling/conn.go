@@ -22,6 +22,7 @@ type conn struct {
 	user  atomic.Pointer[chat.User] // nil until authenticated
 	since time.Time
 	done  chan struct{} // closed when the connection starts closing
+	wake  chan struct{} // capacity 1: ends the writer's coalescing wait
 
 	mu        sync.Mutex // guards queue, writing, closed, flushThen, pingTimer, joined
 	queue     [][]byte
@@ -46,6 +47,7 @@ func newConn(g *Gateway, ws *websocket.Conn, raw net.Conn) *conn {
 	c := &conn{
 		g: g, ws: ws, raw: raw, id: chat.NewID("c_"), since: time.Now().UTC(),
 		done:   make(chan struct{}),
+		wake:   make(chan struct{}, 1),
 		joined: make(map[string]struct{}),
 	}
 	c.pingTimer = time.AfterFunc(g.cfg.PingInterval, c.startPing)
@@ -83,7 +85,14 @@ func (c *conn) Deliver(frame []byte) {
 	}
 	c.queue = append(c.queue, frame)
 	c.startWriterLocked()
+	full := len(c.queue) >= c.g.cfg.QueueSize/2
 	c.mu.Unlock()
+	if full {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // startWriterLocked starts the writer unless one runs; mu must be held.
@@ -192,12 +201,23 @@ func (c *conn) writeLoop() {
 // that a connection receiving many events gets them in fewer, larger
 // writes: the system call per write is what fan-out costs most. A
 // connection receiving fewer events than one per WriteCoalesce never waits.
+//
+// The wait ends early once half the queue is used, so coalescing never
+// turns a connection that keeps up into a slow consumer.
 func (c *conn) coalesce() {
 	if c.g.cfg.WriteCoalesce <= 0 || c.lastWrite == 0 {
 		return
 	}
-	if d := c.g.cfg.WriteCoalesce - time.Since(time.Unix(0, c.lastWrite)); d > 0 {
-		time.Sleep(d)
+	d := c.g.cfg.WriteCoalesce - time.Since(time.Unix(0, c.lastWrite))
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.wake:
+	case <-c.done:
 	}
 }
 

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"net"
 	"net/http"
@@ -62,5 +63,31 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.raw = nc
-	return nc, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(nc, controlBufferSize)), nil
+	// Likewise the 4 KiB read buffer: client frames are small commands, so
+	// a 1 KiB one does, and bigger frames are read around it. Bytes the
+	// client sent right behind its handshake are handed over first.
+	var rd net.Conn = nc
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		rd = &prefixConn{Conn: nc, prefix: bytes.Clone(early)}
+	}
+	return rd, bufio.NewReadWriter(bufio.NewReaderSize(rd, readBufferSize), bufio.NewWriterSize(nc, controlBufferSize)), nil
+}
+
+// readBufferSize is the library's read buffer on the hub's connections.
+const readBufferSize = 1024
+
+// prefixConn is a net.Conn that reads prefix before the connection.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }
