@@ -2,7 +2,9 @@ package signaling
 
 import (
 	"context"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,6 +260,9 @@ func (c *conn) writeRaw(buf []byte) error {
 
 func (c *conn) writeFailed(err error) {
 	c.g.log.Debug("signaling: write failed", "conn", c.id, "err", err)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.g.metrics.SlowConsumer() // it stopped reading; a gone peer is not counted
+	}
 	c.close(websocket.StatusCode(chat.CloseSlowConsumer), "write timed out")
 	_ = c.ws.CloseNow()
 }
