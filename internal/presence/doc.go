@@ -9,8 +9,17 @@
 // connection leaving it (Leave returns last=true: announce "offline").
 //
 // Memory is the in-process backend, for a single hub or an embedded set-up;
-// it sees only the connections of its own node. A Redis backend (shared by
-// every hub) is to live beside it and pass the same suite, presencetest.Run.
+// it sees only the connections of its own node. Redis is the backend shared
+// by every hub on one Redis and key prefix: first and last then count the
+// user's connections on all hubs. Both pass one suite, presencetest.Run.
+//
+// In Redis each connection carries a deadline (Redis clock) TTL ahead,
+// moved by its node's heartbeat; a node that stops (crash, partition) loses
+// its connections within the TTL, and no call lists an expired one. Users
+// whose connections expired are not announced offline by anyone: a
+// reconnect announces them online again. The key layout is documented in
+// redis_scripts.go. Run Redis with maxmemory-policy noeviction: evicting one
+// key of a room would break the room's bookkeeping.
 //
 // # Entry points
 //
@@ -19,6 +28,9 @@
 //	last, err := p.Leave(ctx, roomID, user.ID, connID)
 //	users, err := p.Online(ctx, roomID)       // sorted by user ID
 //	conns, err := p.Connections(ctx, roomID)  // sorted by user ID, since, ID
+//
+//	r, err := presence.NewRedis(client, cfg.NodeID, presence.WithPrefix("hub"))
+//	defer r.Close() // stops the heartbeat; the client stays open
 //
 // Joining with a connection ID already present is idempotent (first=false).
 // Leaving with an unknown room, user or connection is not an error: it
@@ -33,4 +45,14 @@
 // holds more than one shard lock, and none does I/O or calls out while
 // holding it, so there is no lock ordering to respect. Memory starts no
 // goroutines and needs no Close.
+//
+// Redis is safe for concurrent use; its atomicity is Redis's: each call is
+// one Lua script over the room's keys, so concurrent joins and leaves of
+// one user on several hubs see exactly one first and one last. Its local
+// record of this node's connections (for the heartbeat) is sharded like
+// Memory, one mutex per shard, never held across I/O. One heartbeat
+// goroutine, started by NewRedis and stopped (and waited for) by Close,
+// refreshes that record's connections in pipelined batches every interval,
+// and joins again any that Redis lost (a restart); Leave marks a connection
+// gone so an in-flight heartbeat cannot bring it back.
 package presence

@@ -4,9 +4,9 @@
 // # What it owns
 //
 // The per-key log of allowed events and the arithmetic of the decision.
-// Memory is the in-process backend; a Redis backend (one atomic script, shared
-// by every hub) is to live beside it and pass the same suite,
-// ratelimittest.Run.
+// Memory is the in-process backend; Redis keeps each key's log in a sorted
+// set and decides in one atomic Lua script, so every hub on one Redis and
+// prefix shares the limits. Both pass one suite, ratelimittest.Run.
 //
 // # Semantics
 //
@@ -27,8 +27,12 @@
 //	d, err := l.Allow(ctx, "send:"+userID, 20, 10*time.Second)
 //	if !d.Allowed { return chat.RateLimited(d.RetryAfter) }
 //
+//	r := ratelimit.NewRedis(client, "hub") // keys hub:ratelimit:<key>
+//
 // WithClock injects a clock for tests; WithJanitorInterval sets how often idle
-// keys are evicted.
+// keys are evicted (Memory only). Redis reads time from the hub's clock too,
+// not Redis's, so hubs sharing a Redis should keep their clocks in sync; it
+// keeps times in microseconds.
 //
 // # Concurrency contract
 //
@@ -38,4 +42,8 @@
 // goroutine, started by NewMemory and stopped (and waited for) by Close,
 // evicts keys whose every event has expired. Allow keeps working after Close;
 // only the eviction stops.
+//
+// Redis is safe for concurrent use, across hubs too: each decision is one
+// script, which Redis runs atomically. It starts no goroutine; Redis expires
+// idle keys a window (plus a second) after their latest allowed event.
 package ratelimit

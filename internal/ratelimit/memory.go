@@ -53,32 +53,50 @@ type eventLog struct {
 	window time.Duration // the window of the latest call, for the janitor
 }
 
-// Option configures NewMemory.
-type Option func(*Memory)
+// Option configures NewMemory and NewRedis.
+type Option func(*options)
+
+// options are the settings shared by the backends' constructors.
+type options struct {
+	now      func() time.Time
+	interval time.Duration
+}
+
+func newOptions(opts []Option) options {
+	o := options{now: time.Now, interval: DefaultJanitorInterval}
+	for _, fn := range opts {
+		fn(&o)
+	}
+	return o
+}
 
 // WithClock makes the limiter read time from now instead of time.Now.
-func WithClock(now func() time.Time) Option { return func(m *Memory) { m.now = now } }
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.now = now
+		}
+	}
+}
 
-// WithJanitorInterval sets how often idle keys are evicted (default
-// DefaultJanitorInterval).
+// WithJanitorInterval sets how often Memory evicts idle keys (default
+// DefaultJanitorInterval). Redis ignores it: its keys expire in Redis.
 func WithJanitorInterval(d time.Duration) Option {
-	return func(m *Memory) {
+	return func(o *options) {
 		if d > 0 {
-			m.interval = d
+			o.interval = d
 		}
 	}
 }
 
 // NewMemory returns a limiter and starts its janitor; call Close to stop it.
 func NewMemory(opts ...Option) *Memory {
+	o := newOptions(opts)
 	m := &Memory{
-		now:      time.Now,
-		interval: DefaultJanitorInterval,
+		now:      o.now,
+		interval: o.interval,
 		seed:     maphash.MakeSeed(),
 		stop:     make(chan struct{}),
-	}
-	for _, o := range opts {
-		o(m)
 	}
 	for i := range m.shards {
 		m.shards[i].keys = make(map[string]*eventLog)

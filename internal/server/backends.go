@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/pawfect/hub/internal/auth"
 	"github.com/pawfect/hub/internal/bus"
@@ -75,13 +78,73 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger, hooks bus
 	return b, nil
 }
 
-// presenceAndLimits picks where presence and rate limits live.
-func presenceAndLimits(cfg config.Config, log *slog.Logger) (rooms.Presence, *ratelimit.Memory, error) {
-	if cfg.RedisURL != "" {
-		return nil, nil, fmt.Errorf("server: HUB_REDIS_URL: Redis presence and rate limits are not available in this build yet; unset it to use the in-process ones")
+// presenceLimits is where presence and rate limits live: the backends, a
+// health check (nil when they are in-process) and how to close them.
+type presenceLimits struct {
+	presence rooms.Presence
+	limiter  limiter
+	ping     func(ctx context.Context) error
+	close    func() // safe to call more than once
+}
+
+// limiter is what the server needs of a rate limiter backend.
+type limiter interface {
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (ratelimit.Decision, error)
+}
+
+var (
+	_ limiter        = (*ratelimit.Memory)(nil)
+	_ limiter        = (*ratelimit.Redis)(nil)
+	_ rooms.Presence = (*presence.Memory)(nil)
+	_ rooms.Presence = (*presence.Redis)(nil)
+)
+
+// redisStartTimeout bounds the start-up ping of HUB_REDIS_URL.
+const redisStartTimeout = 10 * time.Second
+
+// presenceAndLimits picks where presence and rate limits live. With
+// HUB_REDIS_URL both are in Redis, on one client, under keys prefixed with
+// the NATS subject prefix: hubs that share a bus share presence and limits,
+// and hubs on other prefixes (tests sharing a Redis) do not collide.
+func presenceAndLimits(ctx context.Context, cfg config.Config, log *slog.Logger) (*presenceLimits, error) {
+	if cfg.RedisURL == "" {
+		log.Info("presence and rate limits: in-process")
+		lim := ratelimit.NewMemory()
+		return &presenceLimits{presence: presence.NewMemory(cfg.NodeID), limiter: lim, close: lim.Close}, nil
 	}
-	log.Info("presence and rate limits: in-process")
-	return presence.NewMemory(cfg.NodeID), ratelimit.NewMemory(), nil
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("server: HUB_REDIS_URL: %w", err)
+	}
+	if opts.ClientName == "" {
+		opts.ClientName = "hub-" + cfg.NodeID
+	}
+	client := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, redisStartTimeout)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("server: HUB_REDIS_URL: ping %s: %w", redact(cfg.RedisURL), err)
+	}
+	prefix := cfg.NATSSubjectPrefix
+	pres, err := presence.NewRedis(client, cfg.NodeID, presence.WithPrefix(prefix), presence.WithLogger(log))
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("server: HUB_REDIS_URL: %w", err)
+	}
+	log.Info("presence and rate limits: Redis", "url", redact(cfg.RedisURL), "prefix", prefix,
+		"presence_ttl", presence.DefaultTTL)
+	return &presenceLimits{
+		presence: pres,
+		limiter:  ratelimit.NewRedis(client, prefix),
+		ping:     func(ctx context.Context) error { return client.Ping(ctx).Err() },
+		close: sync.OnceFunc(func() {
+			pres.Close() // the heartbeat first: it uses the client
+			if err := client.Close(); err != nil {
+				log.Warn("close redis client", "err", err)
+			}
+		}),
+	}, nil
 }
 
 // busAdapter gives the rooms service the bus in the shape it declares.
@@ -94,9 +157,9 @@ func (b busAdapter) Subscribe(subject string, fn func([]byte)) (rooms.Subscripti
 func (b busAdapter) Flush(ctx context.Context) error { return b.Bus.Ping(ctx) }
 
 // limiterAdapter gives the rooms service the rate limiter in its shape.
-type limiterAdapter struct{ *ratelimit.Memory }
+type limiterAdapter struct{ l limiter }
 
-func (l limiterAdapter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
-	d, err := l.Memory.Allow(ctx, key, limit, window)
+func (a limiterAdapter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	d, err := a.l.Allow(ctx, key, limit, window)
 	return d.Allowed, d.RetryAfter, err
 }

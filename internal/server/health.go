@@ -34,6 +34,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	check("store", s.store.Ping(ctx))
 	check("nats", s.bus.Ping(ctx))
+	if s.limits != nil && s.limits.ping != nil {
+		check("redis", s.limits.ping(ctx))
+	}
 	if s.draining.Load() {
 		res.Checks["hub"] = "draining"
 		res.Down = append(res.Down, "hub")

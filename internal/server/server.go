@@ -19,7 +19,6 @@ import (
 	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/config"
 	"github.com/pawfect/hub/internal/metrics"
-	"github.com/pawfect/hub/internal/ratelimit"
 	"github.com/pawfect/hub/internal/rest"
 	"github.com/pawfect/hub/internal/rooms"
 	"github.com/pawfect/hub/internal/signaling"
@@ -31,7 +30,7 @@ type Server struct {
 	log     *slog.Logger
 	store   store
 	bus     *bus.Bus
-	limiter *ratelimit.Memory
+	limits  *presenceLimits
 	metrics *metrics.Hub
 	rooms   *rooms.Service
 	gateway *signaling.Gateway
@@ -86,11 +85,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if s.bus, err = openBus(ctx, cfg, log, hooks); err != nil {
 		return nil, err
 	}
-	pres, limiter, err := presenceAndLimits(cfg, log)
-	if err != nil {
+	if s.limits, err = presenceAndLimits(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	s.limiter = limiter
+	pres, limiter := s.limits.presence, s.limits.limiter
 
 	secret := []byte(cfg.JWTSecret.Value())
 	if len(secret) == 0 {
@@ -222,8 +220,8 @@ func (s *Server) closeBackends() {
 	if s.ln != nil && s.http == nil {
 		_ = s.ln.Close()
 	}
-	if s.limiter != nil {
-		s.limiter.Close()
+	if s.limits != nil {
+		s.limits.close()
 	}
 	if s.bus != nil {
 		s.bus.Close()

@@ -31,6 +31,7 @@ type Options struct {
 	DataDir     string            // default: a new temp dir
 	DatabaseURL string            // default: embedded SQLite in DataDir
 	NATSURL     string            // default: in-process NATS
+	RedisURL    string            // default: in-process presence and rate limits
 	Prefix      string            // NATS subject prefix; default: unique per call
 	Env         map[string]string // further HUB_* settings
 }
@@ -61,6 +62,7 @@ func Start(t testing.TB, o Options) *Hub {
 		"HUB_DATA_DIR":            o.DataDir,
 		"HUB_DATABASE_URL":        o.DatabaseURL,
 		"HUB_NATS_URL":            o.NATSURL,
+		"HUB_REDIS_URL":           o.RedisURL,
 		"HUB_NATS_SUBJECT_PREFIX": o.Prefix,
 		"HUB_JWT_SECRET":          Secret,
 		"HUB_BCRYPT_COST":         "10",

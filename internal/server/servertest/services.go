@@ -44,14 +44,22 @@ type Backend struct {
 }
 
 // Backends lists the embedded backend and, when the services are
-// configured, PostgreSQL with an external NATS. A suite run over it covers
+// configured, the production one: PostgreSQL, an external NATS and Redis. A suite run over it covers
 // both stores; the production entry skips (or fails under
 // HUB_TEST_REQUIRE_SERVICES=1) without the services.
 func Backends() []Backend {
 	return []Backend{
 		{Name: "embedded", Options: func(testing.TB) Options { return Options{} }},
-		{Name: "postgres+nats", Options: func(t testing.TB) Options {
-			return Options{DatabaseURL: RequirePostgres(t), NATSURL: RequireNATS(t)}
+		{Name: "postgres+nats+redis", Options: func(t testing.TB) Options {
+			return Options{DatabaseURL: RequirePostgres(t), NATSURL: RequireNATS(t), RedisURL: RequireRedis(t)}
 		}},
 	}
+}
+
+// RequireRedis returns HUB_TEST_REDIS_URL, or skips/fails as above. Hubs
+// keep their Redis keys under their NATS subject prefix, so tests with
+// their own Prefix (the default) never share presence or rate limits.
+func RequireRedis(t testing.TB) string {
+	t.Helper()
+	return requireService(t, "HUB_TEST_REDIS_URL", "Redis")
 }
