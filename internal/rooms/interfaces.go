@@ -30,6 +30,7 @@ type MessageStore interface {
 	AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error)
 	Messages(ctx context.Context, roomID string, q chat.HistoryQuery) ([]chat.Message, bool, error)
 	MessageBySeq(ctx context.Context, roomID string, seq int64) (chat.Message, error)
+	MessageByClientID(ctx context.Context, roomID, fromID, clientMsgID string) (chat.Message, error)
 	EditMessage(ctx context.Context, roomID string, seq int64, text string, at time.Time) (chat.Message, error)
 	DeleteMessage(ctx context.Context, roomID string, seq int64, at time.Time) (chat.Message, error)
 }

@@ -53,6 +53,13 @@ func (s *Service) Send(ctx context.Context, u chat.User, req SendRequest) (chat.
 		return chat.Message{}, chat.Errorf(chat.CodeBadRequest, "reply_to: no message with seq %d in this room", *req.ReplyTo)
 	}
 	if err := s.allow(ctx, limiterKeySend+u.ID, s.cfg.SendLimit, s.cfg.SendWindow); err != nil {
+		// A retry of a send that was stored gets the original back, as
+		// the contract promises, even when the sender is over the limit.
+		if req.ClientMsgID != "" {
+			if orig, ferr := s.store.MessageByClientID(ctx, room.ID, u.ID, req.ClientMsgID); ferr == nil {
+				return orig, nil
+			}
+		}
 		return chat.Message{}, err
 	}
 	m, created, err := s.store.AppendMessage(ctx, chat.Message{

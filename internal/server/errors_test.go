@@ -406,3 +406,21 @@ func TestGuestWithEmptyBody(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAtTheRateLimitGetsTheOriginal: a repeated send returns the
+// original message even when its sender is over the limit.
+func TestRetryAtTheRateLimitGetsTheOriginal(t *testing.T) {
+	h := servertest.Start(t, servertest.Options{Env: map[string]string{"HUB_SEND_RATE": "2/1m"}})
+	alice := h.Register(t, "alice")
+	room := h.CreateRoom(t, alice, "r", chat.KindPublic)
+	c := h.Dial(t, servertest.DialOptions{Token: alice.Token})
+	var first struct{ Message chat.Message }
+	c.OK("send", map[string]any{"room": room.ID, "text": "one", "client_msg_id": "k1"}, &first)
+	c.OK("send", map[string]any{"room": room.ID, "text": "two", "client_msg_id": "k2"}, nil)
+	var retry struct{ Message chat.Message }
+	c.OK("send", map[string]any{"room": room.ID, "text": "one", "client_msg_id": "k1"}, &retry)
+	if retry.Message.ID != first.Message.ID || retry.Message.Seq != 1 {
+		t.Fatalf("retry at the limit: got %+v, want the original %+v", retry.Message, first.Message)
+	}
+	c.Fail("send", map[string]any{"room": room.ID, "text": "three", "client_msg_id": "k3"}, chat.CodeRateLimited)
+}

@@ -183,6 +183,16 @@ func (db *DB) MessageBySeq(ctx context.Context, roomID string, seq int64) (chat.
 	return m, nil
 }
 
+// MessageByClientID returns the message a sender stored with clientMsgID.
+func (db *DB) MessageByClientID(ctx context.Context, roomID, fromID, clientMsgID string) (chat.Message, error) {
+	m, err := scanMessage(db.pool.QueryRow(ctx,
+		selectMessage+` WHERE m.room_id = $1 AND m.from_id = $2 AND m.client_msg_id = $3`, roomID, fromID, clientMsgID))
+	if err != nil {
+		return chat.Message{}, wrap("message by client id", err)
+	}
+	return m, nil
+}
+
 // EditMessage replaces the text of a live message.
 func (db *DB) EditMessage(ctx context.Context, roomID string, seq int64, text string, at time.Time) (chat.Message, error) {
 	m, err := db.update(ctx, roomID, seq, `text = $3, edited_at = $4`, text, stamp(at))

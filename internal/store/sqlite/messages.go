@@ -200,6 +200,16 @@ func (db *DB) MessageBySeq(ctx context.Context, roomID string, seq int64) (chat.
 	return m, nil
 }
 
+// MessageByClientID returns the message a sender stored with clientMsgID.
+func (db *DB) MessageByClientID(ctx context.Context, roomID, fromID, clientMsgID string) (chat.Message, error) {
+	m, err := scanMessage(db.r.QueryRowContext(ctx,
+		selectMessage+` WHERE m.room_id = ? AND m.from_id = ? AND m.client_msg_id = ?`, roomID, fromID, clientMsgID))
+	if err != nil {
+		return chat.Message{}, wrap("message by client id", err)
+	}
+	return m, nil
+}
+
 // EditMessage replaces the text of a live message.
 func (db *DB) EditMessage(ctx context.Context, roomID string, seq int64, text string, at time.Time) (chat.Message, error) {
 	m, err := db.update(ctx, roomID, seq,

@@ -64,6 +64,15 @@ var messageTests = []storeTest{
 		read, err := s.MessageBySeq(f.ctx(), r.ID, 2)
 		wantErr(t, "MessageBySeq", err, nil)
 		checkMessage(t, "MessageBySeq", read, want)
+		byClient, err := s.MessageByClientID(f.ctx(), r.ID, alice.User.ID, "c-1")
+		wantErr(t, "MessageByClientID", err, nil)
+		checkMessage(t, "MessageByClientID", byClient, want)
+		for _, miss := range []struct{ room, from, id string }{
+			{r.ID, alice.User.ID, "c-2"}, {r.ID, "usr_other", "c-1"}, {"r_other", alice.User.ID, "c-1"},
+		} {
+			_, err := s.MessageByClientID(f.ctx(), miss.room, miss.from, miss.id)
+			wantErr(t, "MessageByClientID(miss)", err, chat.ErrNotFound)
+		}
 
 		plain, err := s.MessageBySeq(f.ctx(), r.ID, 1)
 		wantErr(t, "MessageBySeq(1)", err, nil)

@@ -81,6 +81,9 @@ type Store interface {
 	// between, hasMore = more lie between. Limit is > 0 (an error
 	// otherwise). An unknown room has no messages.
 	Messages(ctx context.Context, roomID string, q chat.HistoryQuery) ([]chat.Message, bool, error)
+	// MessageByClientID returns the message fromID stored in the room with
+	// clientMsgID, deleted ones included; chat.ErrNotFound if none.
+	MessageByClientID(ctx context.Context, roomID, fromID, clientMsgID string) (chat.Message, error)
 	// MessageBySeq returns one message, deleted ones included;
 	// chat.ErrNotFound if none.
 	MessageBySeq(ctx context.Context, roomID string, seq int64) (chat.Message, error)
