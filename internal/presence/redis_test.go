@@ -2,11 +2,9 @@ package presence_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/pawfect/hub/internal/redistest"
 	"slices"
 	"strings"
 	"sync"
@@ -20,54 +18,6 @@ import (
 	"github.com/pawfect/hub/internal/presence/presencetest"
 )
 
-// redisURL returns HUB_TEST_REDIS_URL, or skips the test (fails it under
-// HUB_TEST_REQUIRE_SERVICES=1) when it is not set.
-func redisURL(t *testing.T) string {
-	t.Helper()
-	raw := os.Getenv("HUB_TEST_REDIS_URL")
-	if raw == "" {
-		if os.Getenv("HUB_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("HUB_TEST_REDIS_URL is not set but HUB_TEST_REQUIRE_SERVICES=1: this test needs Redis")
-		}
-		t.Skip("HUB_TEST_REDIS_URL is not set: skipping a test that needs Redis")
-	}
-	return raw
-}
-
-// redisForTest returns a client of the test Redis and a key prefix no other
-// test uses; at cleanup every key under the prefix is deleted and the
-// client closed (after the presences made on it, registered later, close).
-func redisForTest(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	opts, err := redis.ParseURL(redisURL(t))
-	if err != nil {
-		t.Fatalf("HUB_TEST_REDIS_URL: %v", err)
-	}
-	client := redis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		t.Fatalf("HUB_TEST_REDIS_URL: ping: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "prtest" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		iter := client.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("clean up %s:*: %v", prefix, err)
-		}
-		_ = client.Close()
-	})
-	return client, prefix
-}
-
 // newRedis makes a presence for node on the test prefix, closed at cleanup.
 func newRedis(t *testing.T, client *redis.Client, prefix, node string, opts ...presence.Option) *presence.Redis {
 	t.Helper()
@@ -80,9 +30,9 @@ func newRedis(t *testing.T, client *redis.Client, prefix, node string, opts ...p
 }
 
 func TestRedis(t *testing.T) {
-	redisURL(t)
+	redistest.URL(t)
 	presencetest.Run(t, func(t *testing.T) presencetest.P {
-		client, prefix := redisForTest(t)
+		client, prefix := redistest.Client(t, "prtest")
 		return newRedis(t, client, prefix, "node-a")
 	})
 }
@@ -143,7 +93,7 @@ func leave(t *testing.T, p presencetest.P, room, user, conn string) bool {
 // TestRedisNodesShareOneView: two nodes on one prefix see each other's
 // connections, with first and last counted over both.
 func TestRedisNodesShareOneView(t *testing.T) {
-	client, prefix := redisForTest(t)
+	client, prefix := redistest.Client(t, "prtest")
 	a := newRedis(t, client, prefix, "node-a")
 	b := newRedis(t, client, prefix, "node-b")
 	steps := []struct {
@@ -190,7 +140,7 @@ func TestRedisNodesShareOneView(t *testing.T) {
 // room through two nodes at once; each user gets exactly one first and one
 // last.
 func TestRedisConcurrentAcrossNodes(t *testing.T) {
-	client, prefix := redisForTest(t)
+	client, prefix := redistest.Client(t, "prtest")
 	nodes := []*presence.Redis{newRedis(t, client, prefix, "node-a"), newRedis(t, client, prefix, "node-b")}
 	const users, connsPerNode = 6, 8
 	for round := range 3 {
@@ -244,7 +194,7 @@ func TestRedisConcurrentAcrossNodes(t *testing.T) {
 // a live node's connections stay; once nobody is left, the room's keys
 // expire too.
 func TestRedisCrashedNodeExpires(t *testing.T) {
-	client, prefix := redisForTest(t)
+	client, prefix := redistest.Client(t, "prtest")
 	const ttl, interval = time.Second, 300 * time.Millisecond
 	crashed := newRedis(t, client, prefix, "node-crashed", presence.WithTTL(ttl), presence.WithHeartbeatInterval(interval))
 	live := newRedis(t, client, prefix, "node-live", presence.WithTTL(ttl), presence.WithHeartbeatInterval(interval))
@@ -289,7 +239,7 @@ func TestRedisCrashedNodeExpires(t *testing.T) {
 // (restart, flush), the heartbeat puts this node's connections back; one
 // that left stays gone.
 func TestRedisHeartbeatRestoresLostEntries(t *testing.T) {
-	client, prefix := redisForTest(t)
+	client, prefix := redistest.Client(t, "prtest")
 	p := newRedis(t, client, prefix, "node-a", presence.WithTTL(2*time.Second), presence.WithHeartbeatInterval(100*time.Millisecond))
 	join(t, p, "r", "u1", "c1")
 	join(t, p, "r", "u2", "c2")

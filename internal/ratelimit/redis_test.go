@@ -2,9 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
+	"github.com/pawfect/hub/internal/redistest"
 	"testing"
 	"time"
 
@@ -14,59 +12,10 @@ import (
 	"github.com/pawfect/hub/internal/ratelimit/ratelimittest"
 )
 
-// redisForTest returns a client of the Redis named by HUB_TEST_REDIS_URL and
-// a key prefix no other test uses; every key under the prefix is deleted and
-// the client closed at cleanup. Without the variable the test is skipped,
-// or fails under HUB_TEST_REQUIRE_SERVICES=1.
-func redisForTest(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	opts, err := redis.ParseURL(redisURL(t))
-	if err != nil {
-		t.Fatalf("HUB_TEST_REDIS_URL: %v", err)
-	}
-	client := redis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		t.Fatalf("HUB_TEST_REDIS_URL: ping: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "rltest" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		iter := client.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("clean up %s:*: %v", prefix, err)
-		}
-		_ = client.Close()
-	})
-	return client, prefix
-}
-
-// redisURL returns HUB_TEST_REDIS_URL, or skips the test (fails it under
-// HUB_TEST_REQUIRE_SERVICES=1) when it is not set.
-func redisURL(t *testing.T) string {
-	t.Helper()
-	raw := os.Getenv("HUB_TEST_REDIS_URL")
-	if raw == "" {
-		if os.Getenv("HUB_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("HUB_TEST_REDIS_URL is not set but HUB_TEST_REQUIRE_SERVICES=1: this test needs Redis")
-		}
-		t.Skip("HUB_TEST_REDIS_URL is not set: skipping a test that needs Redis")
-	}
-	return raw
-}
-
 func TestRedis(t *testing.T) {
-	redisURL(t)
+	redistest.URL(t)
 	ratelimittest.Run(t, func(t *testing.T, clock *ratelimittest.Clock) ratelimittest.L {
-		client, prefix := redisForTest(t)
+		client, prefix := redistest.Client(t, "rltest")
 		return ratelimit.NewRedis(client, prefix, ratelimit.WithClock(clock.Now))
 	})
 }
@@ -74,7 +23,7 @@ func TestRedis(t *testing.T) {
 // TestRedisSharedAndPrefixed: two limiters on one prefix (two hubs) share
 // a budget; another prefix has its own.
 func TestRedisSharedAndPrefixed(t *testing.T) {
-	client, prefix := redisForTest(t)
+	client, prefix := redistest.Client(t, "rltest")
 	clock := ratelimittest.NewClock()
 	a := ratelimit.NewRedis(client, prefix, ratelimit.WithClock(clock.Now))
 	b := ratelimit.NewRedis(client, prefix, ratelimit.WithClock(clock.Now))
@@ -103,7 +52,7 @@ func TestRedisSharedAndPrefixed(t *testing.T) {
 // TestRedisKeyExpires: a key's sorted set carries a TTL of about its window,
 // so idle keys leave Redis without a janitor.
 func TestRedisKeyExpires(t *testing.T) {
-	client, prefix := redisForTest(t)
+	client, prefix := redistest.Client(t, "rltest")
 	l := ratelimit.NewRedis(client, prefix)
 	ctx := context.Background()
 	if _, err := l.Allow(ctx, "k", 5, 10*time.Second); err != nil {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/pawfect/hub/internal/redistest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/config"
@@ -33,30 +32,8 @@ func redisHubs(t *testing.T, env map[string]string) (*servertest.Hub, *servertes
 	for k, v := range env {
 		o.Env[k] = v
 	}
-	cleanRedis(t, o.Env["HUB_REDIS_URL"], o.Prefix) // registered first, so it runs after the hubs stop
+	redistest.Clean(t, o.Env["HUB_REDIS_URL"], o.Prefix) // registered first, so it runs after the hubs stop
 	return servertest.Start(t, o), servertest.Start(t, o)
-}
-
-// cleanRedis deletes every key under prefix at cleanup.
-func cleanRedis(t *testing.T, url, prefix string) {
-	t.Helper()
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("HUB_TEST_REDIS_URL: %v", err)
-	}
-	t.Cleanup(func() {
-		client := redis.NewClient(opts)
-		defer client.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		iter := client.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("clean up Redis keys %s:*: %v", prefix, err)
-		}
-	})
 }
 
 // presenceOf returns the states of user's presence events queued on c, in

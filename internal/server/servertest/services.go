@@ -1,6 +1,7 @@
 package servertest
 
 import (
+	"github.com/pawfect/hub/internal/redistest"
 	"os"
 	"testing"
 
@@ -61,5 +62,5 @@ func Backends() []Backend {
 // their own Prefix (the default) never share presence or rate limits.
 func RequireRedis(t testing.TB) string {
 	t.Helper()
-	return requireService(t, "HUB_TEST_REDIS_URL", "Redis")
+	return redistest.URL(t)
 }
