@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pawfect/hub/internal/redistest"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/presence"
 	"github.com/pawfect/hub/internal/presence/presencetest"
+	"github.com/pawfect/hub/internal/redistest"
 )
 
 // newRedis makes a presence for node on the test prefix, closed at cleanup.

@@ -2,7 +2,6 @@ package ratelimit_test
 
 import (
 	"context"
-	"github.com/pawfect/hub/internal/redistest"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/pawfect/hub/internal/ratelimit"
 	"github.com/pawfect/hub/internal/ratelimit/ratelimittest"
+	"github.com/pawfect/hub/internal/redistest"
 )
 
 func TestRedis(t *testing.T) {

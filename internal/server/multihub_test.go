@@ -14,11 +14,17 @@ import (
 // NATS server, one subject prefix and one secret.
 func twoHubs(t *testing.T, env map[string]string) (*servertest.Hub, *servertest.Hub) {
 	t.Helper()
-	o := servertest.Options{
-		DatabaseURL: servertest.RequirePostgres(t),
-		NATSURL:     servertest.RequireNATS(t),
-		Prefix:      servertest.UniquePrefix(),
-		Env:         env,
+	return startPair(t, servertest.Options{Env: env})
+}
+
+// startPair starts two hubs from o, with a fresh PostgreSQL schema and the
+// test NATS filled in, and one prefix (o's, or a new one) for both.
+func startPair(t *testing.T, o servertest.Options) (*servertest.Hub, *servertest.Hub) {
+	t.Helper()
+	o.DatabaseURL = servertest.RequirePostgres(t)
+	o.NATSURL = servertest.RequireNATS(t)
+	if o.Prefix == "" {
+		o.Prefix = servertest.UniquePrefix()
 	}
 	return servertest.Start(t, o), servertest.Start(t, o)
 }

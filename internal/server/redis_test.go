@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/pawfect/hub/internal/redistest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/config"
+	"github.com/pawfect/hub/internal/redistest"
 	"github.com/pawfect/hub/internal/server"
 	"github.com/pawfect/hub/internal/server/servertest"
 )
@@ -23,17 +23,9 @@ import (
 // both have stopped.
 func redisHubs(t *testing.T, env map[string]string) (*servertest.Hub, *servertest.Hub) {
 	t.Helper()
-	o := servertest.Options{
-		DatabaseURL: servertest.RequirePostgres(t),
-		NATSURL:     servertest.RequireNATS(t),
-		Prefix:      servertest.UniquePrefix(),
-		Env:         map[string]string{"HUB_REDIS_URL": servertest.RequireRedis(t)},
-	}
-	for k, v := range env {
-		o.Env[k] = v
-	}
-	redistest.Clean(t, o.Env["HUB_REDIS_URL"], o.Prefix) // registered first, so it runs after the hubs stop
-	return servertest.Start(t, o), servertest.Start(t, o)
+	o := servertest.Options{RedisURL: servertest.RequireRedis(t), Prefix: servertest.UniquePrefix(), Env: env}
+	redistest.Clean(t, o.RedisURL, o.Prefix) // registered first, so it runs after the hubs stop
+	return startPair(t, o)
 }
 
 // presenceOf returns the states of user's presence events queued on c, in

@@ -1,10 +1,10 @@
 package servertest
 
 import (
-	"github.com/pawfect/hub/internal/redistest"
 	"os"
 	"testing"
 
+	"github.com/pawfect/hub/internal/redistest"
 	"github.com/pawfect/hub/internal/store/postgres/pgtest"
 )
 
