@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -101,7 +100,7 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, me chat.User)
 // deleted account is refused at once rather than at token expiry.
 func (a *API) authed(h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token, ok := BearerToken(r)
+		token, ok := auth.BearerToken(r)
 		if !ok {
 			a.writeError(w, r, chat.Errorf(chat.CodeUnauthorized, "missing bearer token"))
 			return
@@ -113,17 +112,6 @@ func (a *API) authed(h authedHandler) http.HandlerFunc {
 		}
 		h(w, r, me)
 	}
-}
-
-// BearerToken extracts the token of an "Authorization: Bearer" header.
-func BearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
 }
 
 // decode reads a JSON body into v. Unknown fields are allowed so that newer

@@ -110,6 +110,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		log.Info("bootstrap admin ready", "username", cfg.BootstrapAdmin.Name)
 	}
 
+	limits := limiterAdapter{limiter} // one budget for the API and the gateway
 	s.rooms = rooms.New(rooms.Config{
 		MaxMessageChars: cfg.MaxMessageChars,
 		SendLimit:       cfg.SendRate.Count,
@@ -117,7 +118,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		RepairInterval:  cfg.RepairInterval,
 	}, rooms.Deps{
 		Store: s.store, Bus: busAdapter{s.bus}, Presence: pres,
-		Limiter: limiterAdapter{limiter}, Metrics: s.metrics, Logger: log,
+		Limiter: limits, Metrics: s.metrics, Logger: log,
 	})
 	svc.Store(s.rooms)
 
@@ -141,7 +142,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 
 	mux := http.NewServeMux()
-	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Limiter: limiterAdapter{limiter}, Logger: log}).Register(mux)
+	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Limiter: limits, Logger: log}).Register(mux)
 	mux.Handle("GET /ws", s.gateway)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/pawfect/hub/internal/auth"
 	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/rooms"
 )
@@ -123,7 +123,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var user *chat.User
-	if token, ok := bearer(r); ok {
+	if token, ok := auth.BearerToken(r); ok {
 		u, err := g.auth.Authenticate(r.Context(), token)
 		if err != nil {
 			httpError(w, chat.AsError(err))
@@ -252,15 +252,6 @@ func (g *Gateway) checkOrigin(r *http.Request) *chat.Error {
 		return chat.Errorf(chat.CodeForbidden, "host %q is not allowed", r.Host)
 	}
 	return nil
-}
-
-func bearer(r *http.Request) (string, bool) {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
 }
 
 func httpError(w http.ResponseWriter, e *chat.Error) {
