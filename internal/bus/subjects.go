@@ -14,6 +14,7 @@ import (
 //	<prefix>.user.<id>       events for every connection of one user
 //	<prefix>.node.<id>       requests addressed to one hub node
 //	<prefix>.nodes           broadcast to (or scatter-gather over) every hub
+//	<prefix>.nodes.beat      each hub's periodic "I am alive" (and its goodbye)
 
 // RoomMsg is the subject of a room's stored messages.
 func (b *Bus) RoomMsg(roomID string) string { return b.prefix + ".room." + roomID + ".msg" }
@@ -32,6 +33,9 @@ func (b *Bus) Node(nodeID string) string { return b.prefix + ".node." + nodeID }
 
 // Nodes is the subject every hub node listens on.
 func (b *Bus) Nodes() string { return b.prefix + ".nodes" }
+
+// NodeBeats is the subject of the hubs' liveness heartbeats.
+func (b *Bus) NodeBeats() string { return b.prefix + ".nodes.beat" }
 
 // Prefix is the subject prefix this bus was opened with.
 func (b *Bus) Prefix() string { return b.prefix }

@@ -14,6 +14,7 @@ func TestSubjectNames(t *testing.T) {
 		{"hub", func(b *Bus) string { return b.User("u1") }, "hub.user.u1"},
 		{"hub", func(b *Bus) string { return b.Node("n-1") }, "hub.node.n-1"},
 		{"hub", func(b *Bus) string { return b.Nodes() }, "hub.nodes"},
+		{"hub", func(b *Bus) string { return b.NodeBeats() }, "hub.nodes.beat"},
 		{"prod.eu", func(b *Bus) string { return b.RoomMsg("x") }, "prod.eu.room.x.msg"},
 		{"t1", func(b *Bus) string { return b.Prefix() }, "t1"},
 	}

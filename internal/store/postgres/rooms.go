@@ -12,10 +12,12 @@ import (
 
 const roomCols = `r.id, r.name, r.kind, r.created_by, r.created_at, r.last_seq, r.ai`
 
-func scanRoom(row pgx.Row) (chat.Room, error) {
+// scanRoom reads roomCols, then any extra columns a query adds after them.
+func scanRoom(row pgx.Row, extra ...any) (chat.Room, error) {
 	var r chat.Room
 	var ai []byte
-	if err := row.Scan(&r.ID, &r.Name, &r.Kind, &r.CreatedBy, &r.CreatedAt, &r.LastSeq, &ai); err != nil {
+	dest := append([]any{&r.ID, &r.Name, &r.Kind, &r.CreatedBy, &r.CreatedAt, &r.LastSeq, &ai}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return chat.Room{}, err
 	}
 	r.CreatedAt = r.CreatedAt.UTC()

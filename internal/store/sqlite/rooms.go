@@ -12,11 +12,13 @@ import (
 
 const roomCols = `r.id, r.name, r.kind, r.created_by, r.created_at, r.last_seq, r.ai`
 
-func scanRoom(s scanner) (chat.Room, error) {
+// scanRoom reads roomCols, then any extra columns a query adds after them.
+func scanRoom(s scanner, extra ...any) (chat.Room, error) {
 	var r chat.Room
 	var created int64
 	var ai sql.NullString
-	if err := s.Scan(&r.ID, &r.Name, &r.Kind, &r.CreatedBy, &created, &r.LastSeq, &ai); err != nil {
+	dest := append([]any{&r.ID, &r.Name, &r.Kind, &r.CreatedBy, &created, &r.LastSeq, &ai}, extra...)
+	if err := s.Scan(dest...); err != nil {
 		return chat.Room{}, err
 	}
 	r.CreatedAt = fromMicros(created)

@@ -93,4 +93,17 @@ type Store interface {
 	// DeleteMessage marks a message deleted, clears its text and meta and
 	// sets EditedAt; chat.ErrNotFound if none or already deleted.
 	DeleteMessage(ctx context.Context, roomID string, seq int64, at time.Time) (chat.Message, error)
+
+	ActivityStore
+}
+
+// ActivityStore answers the operators' questions about recent traffic.
+type ActivityStore interface {
+	// ActiveRooms lists the rooms whose newest message was stored at or
+	// after activeSince, by room ID, each with the number of its messages
+	// stored at or after countSince.
+	ActiveRooms(ctx context.Context, activeSince, countSince time.Time) ([]chat.RoomActivity, error)
+	// MessagesSince counts a room's messages stored at or after since; 0
+	// for an unknown room.
+	MessagesSince(ctx context.Context, roomID string, since time.Time) (int64, error)
 }

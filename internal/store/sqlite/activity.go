@@ -1,0 +1,49 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/pawfect/hub/internal/chat"
+)
+
+// ActiveRooms lists the rooms whose newest message was stored at or after
+// activeSince, each with its count of messages stored at or after
+// countSince. The newest message is found through last_seq, one primary key
+// lookup per room, so the cost follows the number of rooms, not of
+// messages.
+func (db *DB) ActiveRooms(ctx context.Context, activeSince, countSince time.Time) ([]chat.RoomActivity, error) {
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT `+roomCols+`,
+		       (SELECT count(*) FROM messages c WHERE c.room_id = r.id AND c.created_at >= ?)
+		FROM rooms r JOIN messages m ON m.room_id = r.id AND m.seq = r.last_seq
+		WHERE m.created_at >= ?
+		ORDER BY r.id`, micros(countSince), micros(activeSince))
+	if err != nil {
+		return nil, wrap("active rooms", err)
+	}
+	defer rows.Close()
+	out := []chat.RoomActivity{}
+	for rows.Next() {
+		var a chat.RoomActivity
+		if a.Room, err = scanRoom(rows, &a.MessagesSince); err != nil {
+			return nil, wrap("active rooms", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("active rooms", err)
+	}
+	return out, nil
+}
+
+// MessagesSince counts the messages stored in a room at or after since.
+func (db *DB) MessagesSince(ctx context.Context, roomID string, since time.Time) (int64, error) {
+	var n int64
+	err := db.r.QueryRowContext(ctx,
+		`SELECT count(*) FROM messages WHERE room_id = ? AND created_at >= ?`, roomID, micros(since)).Scan(&n)
+	if err != nil {
+		return 0, wrap("messages since", err)
+	}
+	return n, nil
+}
