@@ -32,6 +32,7 @@ const (
 	CloseTooBig       = 1009
 	CloseInternal     = 1011
 	CloseUnauthorized = 4001
+	CloseKicked       = 4003 // an admin disconnected this connection
 	CloseSlowConsumer = 4008
 )
 

@@ -37,6 +37,7 @@ type Deps struct {
 	Auth    *auth.Service
 	Rooms   *rooms.Service
 	Limiter Limiter
+	Ops     Inspector // optional: the /api/admin/ room and connection endpoints
 	Logger  *slog.Logger
 }
 
@@ -45,6 +46,7 @@ type API struct {
 	auth    *auth.Service
 	rooms   *rooms.Service
 	limiter Limiter
+	ops     Inspector
 	log     *slog.Logger
 }
 
@@ -54,7 +56,7 @@ func New(d Deps) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{auth: d.Auth, rooms: d.Rooms, limiter: d.Limiter, log: log}
+	return &API{auth: d.Auth, rooms: d.Rooms, limiter: d.Limiter, ops: d.Ops, log: log}
 }
 
 // allow applies a rate limit; without a limiter, or when it cannot answer,
@@ -88,6 +90,7 @@ func clientIP(r *http.Request) string {
 func (a *API) Register(mux *http.ServeMux) {
 	a.registerAccounts(mux)
 	a.registerRooms(mux)
+	a.registerOps(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, chat.Errorf(chat.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

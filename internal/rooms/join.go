@@ -135,9 +135,12 @@ func (s *Service) attach(ctx context.Context, c Conn, roomID string) (*roomState
 	}
 	rs.mu.Lock()
 	old, rejoin := rs.members[c.ID()]
-	m := &member{conn: c, joining: true}
+	m := &member{conn: c, joining: true, since: time.Now().UTC()}
 	if rejoin && old.conn != c {
 		rejoin = false
+	}
+	if rejoin {
+		m.since = old.since
 	}
 	rs.members[c.ID()] = m
 	rs.mu.Unlock()
@@ -214,20 +217,6 @@ func (s *Service) detach(c Conn, roomID string) bool {
 		}
 	}
 	return ok
-}
-
-// LocalConnections reports how many local connections are in a room.
-func (s *Service) LocalConnections(roomID string) int {
-	sh := s.shardFor(roomID)
-	sh.mu.Lock()
-	rs := sh.rooms[roomID]
-	sh.mu.Unlock()
-	if rs == nil {
-		return 0
-	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return len(rs.members)
 }
 
 func (s *Service) publishPresence(ctx context.Context, roomID string, u chat.User, state string) {

@@ -29,6 +29,7 @@ type member struct {
 	floor    int64          // seq'd events at or below this were in the join reply
 	buf      []pendingEvent // events that arrived while joining
 	overflow bool           // buf hit maxJoinBuffer
+	since    time.Time      // when it joined the room (a rejoin keeps it)
 }
 
 // roomState is this hub's view of a room it has local connections in.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pawfect/hub/internal/auth"
 	"github.com/pawfect/hub/internal/bus"
+	"github.com/pawfect/hub/internal/cluster"
 	"github.com/pawfect/hub/internal/config"
 	"github.com/pawfect/hub/internal/presence"
 	"github.com/pawfect/hub/internal/ratelimit"
@@ -25,6 +26,7 @@ import (
 type store interface {
 	rooms.Store
 	auth.Accounts
+	cluster.Store
 	Ping(ctx context.Context) error
 	Close() error
 }

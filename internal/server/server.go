@@ -17,6 +17,7 @@ import (
 	"github.com/pawfect/hub/internal/auth"
 	"github.com/pawfect/hub/internal/bus"
 	"github.com/pawfect/hub/internal/chat"
+	"github.com/pawfect/hub/internal/cluster"
 	"github.com/pawfect/hub/internal/config"
 	"github.com/pawfect/hub/internal/metrics"
 	"github.com/pawfect/hub/internal/rest"
@@ -34,6 +35,7 @@ type Server struct {
 	metrics *metrics.Hub
 	rooms   *rooms.Service
 	gateway *signaling.Gateway
+	cluster *cluster.Service
 	http    *http.Server
 	ln      net.Listener
 
@@ -141,8 +143,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		return nil, fmt.Errorf("server: subscribe to revocations: %w", err)
 	}
 
+	if s.cluster, err = cluster.New(ctx, cluster.Options{
+		Node:     cfg.NodeID,
+		Subjects: cluster.Subjects{Beats: s.bus.NodeBeats(), Questions: s.bus.Nodes()},
+		Logger:   log,
+	}, cluster.Deps{
+		Bus: clusterBus{s.bus}, Local: clusterLocal{rooms: s.rooms, gateway: s.gateway}, Store: s.store,
+	}); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+
 	mux := http.NewServeMux()
-	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Limiter: limits, Logger: log}).Register(mux)
+	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Limiter: limits, Ops: s.cluster, Logger: log}).Register(mux)
 	mux.Handle("GET /ws", s.gateway)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -214,6 +226,9 @@ func (s *Server) drain() error {
 func (s *Server) closeBackends() {
 	if s.revocations != nil {
 		_ = s.revocations.Unsubscribe()
+	}
+	if s.cluster != nil {
+		s.cluster.Close() // says goodbye while the bus is still up
 	}
 	if s.rooms != nil {
 		s.rooms.Close()

@@ -283,3 +283,14 @@ func (g *Gateway) DisconnectUser(userID string, code int, reason string) int {
 	})
 	return n
 }
+
+// DisconnectConn closes one connection of this hub with code; it reports
+// whether the connection is here.
+func (g *Gateway) DisconnectConn(connID string, code int, reason string) bool {
+	v, ok := g.conns.Load(connID)
+	if !ok {
+		return false
+	}
+	v.(*conn).close(websocket.StatusCode(code), reason)
+	return true
+}

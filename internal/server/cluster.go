@@ -1,0 +1,55 @@
+package server
+
+import (
+	"github.com/pawfect/hub/internal/bus"
+	"github.com/pawfect/hub/internal/chat"
+	"github.com/pawfect/hub/internal/cluster"
+	"github.com/pawfect/hub/internal/rooms"
+	"github.com/pawfect/hub/internal/signaling"
+)
+
+// clusterBus gives the cluster service the bus in the shape it declares.
+type clusterBus struct{ *bus.Bus }
+
+func (b clusterBus) Subscribe(subject string, fn func([]byte)) (cluster.Subscription, error) {
+	return b.Bus.Subscribe(subject, fn)
+}
+
+func (b clusterBus) Respond(subject string, fn func([]byte) []byte) (cluster.Subscription, error) {
+	return b.Bus.Respond(subject, fn)
+}
+
+// clusterLocal is what this hub holds in memory, for the cluster service:
+// the rooms' local connections and the gateway's sockets.
+type clusterLocal struct {
+	rooms   *rooms.Service
+	gateway *signaling.Gateway
+}
+
+func (l clusterLocal) LocalRoom(roomID string) []cluster.Conn {
+	return toClusterConns(l.rooms.LocalRoom(roomID))
+}
+
+func (l clusterLocal) LocalRooms() map[string][]cluster.Conn {
+	local := l.rooms.LocalRooms()
+	out := make(map[string][]cluster.Conn, len(local))
+	for id, conns := range local {
+		out[id] = toClusterConns(conns)
+	}
+	return out
+}
+
+func (l clusterLocal) Disconnect(connID string) bool {
+	return l.gateway.DisconnectConn(connID, chat.CloseKicked, "disconnected by an admin")
+}
+
+func toClusterConns(in []rooms.LocalConn) []cluster.Conn {
+	if in == nil {
+		return nil
+	}
+	out := make([]cluster.Conn, len(in))
+	for i, c := range in {
+		out[i] = cluster.Conn{ID: c.ID, User: c.User, Since: c.Since}
+	}
+	return out
+}
