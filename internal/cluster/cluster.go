@@ -68,6 +68,10 @@ type Options struct {
 	Timeout   time.Duration // how long a question waits for answers; default DefaultTimeout
 	Logger    *slog.Logger
 	Now       func() time.Time // clock for "the last minute"; default time.Now
+	// OnNodeLost, if set, is called (on a goroutine of its own) with each
+	// node that fell silent without saying goodbye: a crash or a
+	// partition. Every surviving node calls it.
+	OnNodeLost func(ctx context.Context, node string)
 }
 
 // Deps are the service's backends.
@@ -186,7 +190,13 @@ func (s *Service) heartbeat() {
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.Heartbeat)
 			s.announce(ctx, beatAlive)
 			cancel()
-			s.expire()
+			for _, n := range s.expire() {
+				s.log.Warn("cluster: node lost: no heartbeat and no goodbye", "lost", n)
+				if s.opts.OnNodeLost != nil {
+					s.wg.Add(1)
+					go s.nodeLost(n)
+				}
+			}
 		}
 	}
 }
@@ -214,24 +224,49 @@ func (s *Service) onBeat(data []byte) {
 	}
 }
 
-func (s *Service) expire() {
-	cutoff := time.Now().Add(-3 * s.opts.Heartbeat)
+// nodeLost runs OnNodeLost, bounded so that Close is never held up long.
+func (s *Service) nodeLost(node string) {
+	defer s.wg.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*s.opts.Heartbeat)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	s.opts.OnNodeLost(ctx, node)
+}
+
+// silence is how long a node may go unheard before it counts as lost.
+func (s *Service) silence() time.Duration { return 3 * s.opts.Heartbeat }
+
+// expire forgets the nodes unheard for too long and returns them. Only the
+// heartbeat calls it, so each lost node is reported once.
+func (s *Service) expire() []string {
+	cutoff := time.Now().Add(-s.silence())
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var lost []string
 	for n, seen := range s.nodes {
 		if seen.Before(cutoff) {
 			delete(s.nodes, n)
+			lost = append(lost, n)
 		}
 	}
+	return lost
 }
 
 // Nodes lists the live nodes this one knows of, itself included, sorted.
 func (s *Service) Nodes() []string {
-	s.expire()
+	cutoff := time.Now().Add(-s.silence())
 	s.mu.Lock()
 	out := make([]string, 0, len(s.nodes)+1)
-	for n := range s.nodes {
-		out = append(out, n)
+	for n, seen := range s.nodes {
+		if !seen.Before(cutoff) {
+			out = append(out, n)
+		}
 	}
 	s.mu.Unlock()
 	out = append(out, s.opts.Node)

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
@@ -333,5 +334,36 @@ func TestRoomsList(t *testing.T) {
 	}
 	if st := statusOf(nodes); st["n1"] != "ok" || st["n2"] != "ok" {
 		t.Errorf("nodes: got %v, want both ok", nodes)
+	}
+}
+
+func TestLostNodeIsReportedOnce(t *testing.T) {
+	e := newEnv(t)
+	lost := make(chan string, 4)
+	s, err := cluster.New(t.Context(), cluster.Options{
+		Node: "n1", Subjects: e.subj, Heartbeat: 50 * time.Millisecond, Timeout: 300 * time.Millisecond,
+		OnNodeLost: func(_ context.Context, node string) { lost <- node },
+	}, cluster.Deps{Bus: busAdapter{e.bus}, Local: &node{}, Store: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	leaver := e.start("leaver", &node{}, time.Hour)
+	e.ghost("ghost")
+	eventually(t, "n1 to know both", func() bool { return len(s.Nodes()) == 3 })
+	leaver.Close() // a goodbye is not a loss
+
+	select {
+	case n := <-lost:
+		if n != "ghost" {
+			t.Fatalf("lost node: got %q, want ghost", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the silent node was never reported lost")
+	}
+	select {
+	case n := <-lost:
+		t.Fatalf("another lost node reported: %q, want only the ghost, once", n)
+	case <-time.After(300 * time.Millisecond):
 	}
 }

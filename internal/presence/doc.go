@@ -15,9 +15,12 @@
 //
 // In Redis each connection carries a deadline (Redis clock) TTL ahead,
 // moved by its node's heartbeat; a node that stops (crash, partition) loses
-// its connections within the TTL, and no call lists an expired one. Users
-// whose connections expired are not announced offline by anyone: a
-// reconnect announces them online again. The key layout is documented in
+// its connections within the TTL, and no call lists an expired one. A
+// surviving node that learns a node is lost (the hub's cluster heartbeat
+// tells it within seconds) calls Reap, which removes the lost node's
+// connections at once and returns the users to announce offline, each to
+// exactly one caller. Users whose connections merely expired, with no one
+// reaping, are not announced offline: a reconnect announces them online. The key layout is documented in
 // redis_scripts.go. Run Redis with maxmemory-policy noeviction: evicting one
 // key of a room would break the room's bookkeeping.
 //

@@ -144,7 +144,13 @@ func (r *Redis) Join(ctx context.Context, roomID string, u chat.User, connID str
 		return false, fmt.Errorf("presence: join: connection %s already belongs to another user: %w", connID, chat.ErrConflict)
 	}
 	// Only once Redis has the entry does the heartbeat refresh it.
-	r.local.add(roomID, connID, u.ID, uj)
+	if r.local.add(roomID, connID, u.ID, uj) {
+		if err := r.noteRoom(ctx, roomID); err != nil {
+			// Only reaping after a crash needs it, and the next heartbeat
+			// writes it again.
+			r.log.WarnContext(ctx, "presence: join: note this node's room", "room", roomID, "err", err)
+		}
+	}
 	return res == 1, nil
 }
 

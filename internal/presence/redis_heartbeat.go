@@ -52,7 +52,9 @@ func (l *localConns) shard(roomID string) *localShard {
 	return &l.shards[maphash.String(l.seed, roomID)%shardCount]
 }
 
-func (l *localConns) add(roomID, connID, userID string, userJSON []byte) {
+// add records a connection; newRoom reports that it is the node's first
+// in the room.
+func (l *localConns) add(roomID, connID, userID string, userJSON []byte) (newRoom bool) {
 	e := localEntry{userID: userID, userJSON: userJSON, gen: l.gen.Add(1)}
 	s := l.shard(roomID)
 	s.mu.Lock()
@@ -61,8 +63,10 @@ func (l *localConns) add(roomID, connID, userID string, userJSON []byte) {
 	if conns == nil {
 		conns = make(map[string]localEntry)
 		s.rooms[roomID] = conns
+		newRoom = true
 	}
 	conns[connID] = e
+	return newRoom
 }
 
 // remove forgets connID if it belongs to userID.
@@ -156,6 +160,9 @@ type rejoinCall struct {
 // within the TTL.
 func (r *Redis) refresh(ctx context.Context) {
 	snaps := r.local.snapshot()
+	if err := r.writeRooms(ctx, snaps); err != nil {
+		r.log.WarnContext(ctx, "presence: heartbeat: write this node's rooms", "err", err)
+	}
 	if len(snaps) == 0 {
 		return
 	}

@@ -219,6 +219,13 @@ func (s *Service) detach(c Conn, roomID string) bool {
 	return ok
 }
 
+// AnnounceOffline tells a room, on every hub, that u went offline there
+// without leaving: the hub holding u's last connection was lost and its
+// presence entries were reaped.
+func (s *Service) AnnounceOffline(ctx context.Context, roomID string, u chat.User) {
+	s.publishPresence(ctx, roomID, u, chat.StateOffline)
+}
+
 func (s *Service) publishPresence(ctx context.Context, roomID string, u chat.User, state string) {
 	ev := encode(chat.PresenceEvent{Type: chat.EventPresence, Room: roomID, User: u, State: state})
 	s.publishEph(ctx, roomID, ephEnvelope{Event: ev})

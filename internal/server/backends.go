@@ -84,10 +84,15 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger, hooks bus
 // health check (nil when they are in-process) and how to close them.
 type presenceLimits struct {
 	presence rooms.Presence
+	reap     reaper // nil when presence is in-process: it dies with its hub
 	limiter  limiter
 	ping     func(ctx context.Context) error
 	close    func() // safe to call more than once
 }
+
+// reaper removes a lost hub's presence entries, returning who went
+// offline.
+type reaper func(ctx context.Context, node string) ([]presence.Departure, error)
 
 // limiter is what the server needs of a rate limiter backend.
 type limiter interface {
@@ -138,6 +143,7 @@ func presenceAndLimits(ctx context.Context, cfg config.Config, log *slog.Logger)
 		"presence_ttl", presence.DefaultTTL)
 	return &presenceLimits{
 		presence: pres,
+		reap:     pres.Reap,
 		limiter:  ratelimit.NewRedis(client, prefix),
 		ping:     func(ctx context.Context) error { return client.Ping(ctx).Err() },
 		close: sync.OnceFunc(func() {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+
 	"github.com/pawfect/hub/internal/bus"
 	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/cluster"
@@ -52,4 +54,24 @@ func toClusterConns(in []rooms.LocalConn) []cluster.Conn {
 		out[i] = cluster.Conn{ID: c.ID, User: c.User, Since: c.Since}
 	}
 	return out
+}
+
+// onNodeLost removes a crashed hub's connections from presence and
+// announces its users offline where it held their last connection. Every
+// surviving hub runs it; the reaping gives each departure to one of them.
+func (s *Server) onNodeLost(ctx context.Context, node string) {
+	if s.limits.reap == nil {
+		return
+	}
+	gone, err := s.limits.reap(ctx, node)
+	if err != nil {
+		// What was not reaped expires with the presence TTL, unannounced.
+		s.log.WarnContext(ctx, "reap a lost hub's presence", "lost", node, "err", err)
+	}
+	for _, d := range gone {
+		s.rooms.AnnounceOffline(ctx, d.Room, d.User)
+	}
+	if len(gone) > 0 {
+		s.log.InfoContext(ctx, "announced a lost hub's users offline", "lost", node, "departures", len(gone))
+	}
 }

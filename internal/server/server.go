@@ -145,8 +145,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 
 	if s.cluster, err = cluster.New(ctx, cluster.Options{
 		Node:     cfg.NodeID,
-		Subjects: cluster.Subjects{Beats: s.bus.NodeBeats(), Questions: s.bus.Nodes()},
-		Logger:   log,
+		Subjects:   cluster.Subjects{Beats: s.bus.NodeBeats(), Questions: s.bus.Nodes()},
+		Logger:     log,
+		OnNodeLost: s.onNodeLost,
 	}, cluster.Deps{
 		Bus: clusterBus{s.bus}, Local: clusterLocal{rooms: s.rooms, gateway: s.gateway}, Store: s.store,
 	}); err != nil {

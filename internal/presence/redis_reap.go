@@ -1,0 +1,124 @@
+package presence
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pawfect/hub/internal/chat"
+)
+
+// Departure is a user who went offline in a room because the node that
+// held their last connection there was lost.
+type Departure struct {
+	Room string
+	User chat.User
+}
+
+// nodeKey is the set of rooms a node has (or recently had) connections
+// in: <prefix>:presence:node:<node>. It lets a surviving node find a lost
+// node's rooms without scanning the key space. Join adds a room when it is
+// the node's first connection there; the heartbeat rewrites the whole set
+// each pass, so rooms left long ago drop out (a room joined during a pass
+// can miss the set until the next one).
+func nodeKey(prefix, node string) string { return prefix + ":presence:node:" + node }
+
+// nodeKeyTTL is how long a node's room set outlives its last refresh.
+func (r *Redis) nodeKeyTTL() time.Duration { return 2 * r.ttl }
+
+// noteRoom adds a room to this node's room set. A failure is returned to
+// be logged, not failed on: the next heartbeat writes the whole set again.
+func (r *Redis) noteRoom(ctx context.Context, roomID string) error {
+	key := nodeKey(r.prefix, r.node)
+	pipe := r.client.Pipeline()
+	pipe.SAdd(ctx, key, roomID)
+	pipe.PExpire(ctx, key, r.nodeKeyTTL())
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// writeRooms replaces this node's room set with the rooms of a heartbeat's
+// snapshot.
+func (r *Redis) writeRooms(ctx context.Context, snaps []roomSnapshot) error {
+	key := nodeKey(r.prefix, r.node)
+	rooms := make([]any, len(snaps))
+	for i, s := range snaps {
+		rooms[i] = s.room
+	}
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		if len(rooms) > 0 {
+			p.SAdd(ctx, key, rooms...)
+			p.PExpire(ctx, key, r.nodeKeyTTL())
+		}
+		return nil
+	})
+	return err
+}
+
+// Reap removes every connection of a lost node (one that stopped without
+// leaving its rooms: a crash or a partition) and returns the users for
+// whom it held the last connection in a room, so the caller can announce
+// them offline. Each room is one script, so when several nodes reap the
+// same lost node at once every departure is returned to exactly one of
+// them. Reaping this node, or a node with nothing left, returns nothing.
+//
+// Reap within the TTL of the node's loss: a connection that has expired
+// is pruned silently by the next call touching its room, so its user is
+// no longer there to be announced.
+func (r *Redis) Reap(ctx context.Context, node string) ([]Departure, error) {
+	if node == "" || node == r.node {
+		return nil, nil
+	}
+	key := nodeKey(r.prefix, node)
+	rooms, err := r.client.SMembers(ctx, key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("presence: reap %s: redis: %w", node, err)
+	}
+	var out []Departure
+	for _, room := range rooms {
+		users, err := reapScript.Run(ctx, r.client, r.keys(room), node).StringSlice()
+		if err != nil {
+			return out, fmt.Errorf("presence: reap %s in room %s: redis: %w", node, room, err)
+		}
+		for _, uj := range users {
+			var u chat.User
+			if err := json.Unmarshal([]byte(uj), &u); err != nil {
+				return out, fmt.Errorf("presence: reap %s: decode user %q: %w", node, uj, err)
+			}
+			out = append(out, Departure{Room: room, User: u})
+		}
+	}
+	if err := r.client.Del(ctx, key).Err(); err != nil {
+		return out, fmt.Errorf("presence: reap %s: redis: %w", node, err)
+	}
+	return out, nil
+}
+
+// reapScript drops every connection of one node in a room, expired ones
+// included. They are not marked gone: should the node only have been cut
+// off, its heartbeat restores them, since they are still connected. ARGV:
+// node. Returns the chat.User JSON of each user left with no connection in
+// the room.
+var reapScript = redis.NewScript(preludeLua + `
+local node = ARGV[1]
+local now = clock()
+local departed = {}
+local all = redis.call('HGETALL', info)
+for i = 1, #all, 2 do
+  local id, ci = all[i], cjson.decode(all[i + 1])
+  if ci.n == node then
+    local uj = redis.call('HGET', users, ci.u)
+    drop(id)
+    if uj and redis.call('HEXISTS', count, ci.u) == 0 then
+      departed[#departed + 1] = uj
+    end
+  end
+end
+prune(now)
+settle()
+return departed
+`)

@@ -1,0 +1,81 @@
+package presence_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/pawfect/hub/internal/presence"
+	"github.com/pawfect/hub/internal/redistest"
+)
+
+func departures(ds []presence.Departure) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Room+"/"+d.User.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestRedisReapLostNode(t *testing.T) {
+	client, prefix := redistest.Client(t, "prtest")
+	ctx := context.Background()
+	lost := newRedis(t, client, prefix, "node-lost")
+	a := newRedis(t, client, prefix, "node-a")
+	b := newRedis(t, client, prefix, "node-b")
+
+	join(t, lost, "r", "u1", "c1")
+	join(t, lost, "r", "u2", "c2")
+	join(t, lost, "solo", "u1", "c3")
+	join(t, a, "r", "u2", "c4") // u2 stays online through node-a
+	join(t, a, "r", "u3", "c5")
+	lost.Close() // a crash: the heartbeat stops, nothing leaves
+
+	// Two survivors reap at once: each departure goes to exactly one.
+	var mu sync.Mutex
+	var all []presence.Departure
+	var wg sync.WaitGroup
+	for _, p := range []*presence.Redis{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ds, err := p.Reap(ctx, "node-lost")
+			if err != nil {
+				t.Errorf("Reap: %v", err)
+			}
+			mu.Lock()
+			all = append(all, ds...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if got, want := departures(all), []string{"r/u1", "solo/u1"}; !slices.Equal(got, want) {
+		t.Fatalf("departures: got %q, want %q (u2 is still on node-a)", got, want)
+	}
+	for _, d := range all {
+		if d.User.Username != "n_"+d.User.ID {
+			t.Errorf("departure user: got %+v, want the stored user", d.User)
+		}
+	}
+	// Gone at once, long before the TTL.
+	if conns, online := state(t, a, "r"); !slices.Equal(conns, []string{"node-a/u2/c4", "node-a/u3/c5"}) ||
+		!slices.Equal(online, []string{"u2", "u3"}) {
+		t.Fatalf("after reaping: got %q, %q; want only node-a's connections", conns, online)
+	}
+	if conns, _ := state(t, a, "solo"); conns != nil {
+		t.Fatalf("solo after reaping: got %q, want nothing", conns)
+	}
+
+	// Nothing is left to reap, and reaping oneself does nothing.
+	if ds, err := a.Reap(ctx, "node-lost"); err != nil || len(ds) != 0 {
+		t.Fatalf("second Reap: got %v, %v; want nothing", ds, err)
+	}
+	if ds, err := a.Reap(ctx, "node-a"); err != nil || len(ds) != 0 {
+		t.Fatalf("Reap of itself: got %v, %v; want nothing", ds, err)
+	}
+	if conns, _ := state(t, a, "r"); len(conns) != 2 {
+		t.Fatalf("after reaping itself: got %q, want node-a's 2 connections kept", conns)
+	}
+}
