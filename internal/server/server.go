@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 
 	if s.cluster, err = cluster.New(ctx, cluster.Options{
-		Node:     cfg.NodeID,
+		Node:       cfg.NodeID,
 		Subjects:   cluster.Subjects{Beats: s.bus.NodeBeats(), Questions: s.bus.Nodes()},
 		Logger:     log,
 		OnNodeLost: s.onNodeLost,
