@@ -28,7 +28,7 @@ type question struct {
 type answer struct {
 	Node  string            `json:"node"`
 	Conns []Conn            `json:"conns,omitempty"` // opRoom
-	Rooms map[string][]Conn `json:"rooms,omitempty"` // opRooms
+	Rooms map[string]summary `json:"rooms,omitempty"` // opRooms
 	Found bool              `json:"found,omitempty"` // opDisconnect
 }
 
@@ -67,13 +67,37 @@ func (s *Service) localAnswer(q question) (answer, bool) {
 	case opRoom:
 		a.Conns = s.local.LocalRoom(q.Room)
 	case opRooms:
-		a.Rooms = s.local.LocalRooms()
+		a.Rooms = summarize(s.local.LocalRooms())
 	case opDisconnect:
 		a.Found = s.local.Disconnect(q.Conn)
 	default:
 		return a, false
 	}
 	return a, true
+}
+
+// summary is a node's part of one room in the room list: user IDs and
+// the number of connections, which is all the list needs. It keeps a
+// busy node's answer far below NATS's payload limit.
+type summary struct {
+	Users []string `json:"users"`
+	Conns int      `json:"conns"`
+}
+
+func summarize(rooms map[string][]Conn) map[string]summary {
+	out := make(map[string]summary, len(rooms))
+	for id, conns := range rooms {
+		seen := make(map[string]struct{}, len(conns))
+		sm := summary{Conns: len(conns)}
+		for _, c := range conns {
+			if _, dup := seen[c.User.ID]; !dup {
+				seen[c.User.ID] = struct{}{}
+				sm.Users = append(sm.Users, c.User.ID)
+			}
+		}
+		out[id] = sm
+	}
+	return out
 }
 
 func (s *Service) seen(node string) {

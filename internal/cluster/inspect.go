@@ -79,15 +79,15 @@ func (s *Service) Rooms(ctx context.Context) ([]chat.RoomStats, []chat.NodeStatu
 		stats[a.Room.ID] = &chat.RoomStats{Room: a.Room, MessagesLastMinute: a.MessagesSince}
 	}
 	for _, a := range answers {
-		for roomID, conns := range a.Rooms {
+		for roomID, sm := range a.Rooms {
 			if users[roomID] == nil {
 				users[roomID] = make(map[string]struct{})
 			}
-			for _, c := range conns {
-				users[roomID][c.User.ID] = struct{}{}
+			for _, u := range sm.Users {
+				users[roomID][u] = struct{}{}
 			}
 			if st := stats[roomID]; st != nil {
-				st.Connections += len(conns)
+				st.Connections += sm.Conns
 				continue
 			}
 			// Online but quiet for an hour: the store has not listed it.
@@ -98,7 +98,7 @@ func (s *Service) Rooms(ctx context.Context) ([]chat.RoomStats, []chat.NodeStatu
 			if err != nil {
 				return nil, nil, fmt.Errorf("cluster: rooms: %w", err)
 			}
-			stats[roomID] = &chat.RoomStats{Room: room, Connections: len(conns)}
+			stats[roomID] = &chat.RoomStats{Room: room, Connections: sm.Conns}
 		}
 	}
 	out := make([]chat.RoomStats, 0, len(stats))
