@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Messages", messageTests},
 		{"History", historyTests},
 		{"Concurrency", concurrencyTests},
+		{"Audit", auditTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
