@@ -38,6 +38,7 @@ type Deps struct {
 	Rooms   *rooms.Service
 	Limiter Limiter
 	Logger  *slog.Logger
+	Audit   AuditLog // nil: nothing is recorded and /api/admin/audit is absent
 }
 
 // API holds the handlers.
@@ -46,6 +47,7 @@ type API struct {
 	rooms   *rooms.Service
 	limiter Limiter
 	log     *slog.Logger
+	audit   AuditLog
 }
 
 // New returns the API handlers.
@@ -54,7 +56,7 @@ func New(d Deps) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{auth: d.Auth, rooms: d.Rooms, limiter: d.Limiter, log: log}
+	return &API{auth: d.Auth, rooms: d.Rooms, limiter: d.Limiter, log: log, audit: d.Audit}
 }
 
 // allow applies a rate limit; without a limiter, or when it cannot answer,
@@ -88,6 +90,7 @@ func clientIP(r *http.Request) string {
 func (a *API) Register(mux *http.ServeMux) {
 	a.registerAccounts(mux)
 	a.registerRooms(mux)
+	a.registerAudit(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, chat.Errorf(chat.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

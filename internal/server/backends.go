@@ -15,6 +15,7 @@ import (
 	"github.com/pawfect/hub/internal/config"
 	"github.com/pawfect/hub/internal/presence"
 	"github.com/pawfect/hub/internal/ratelimit"
+	"github.com/pawfect/hub/internal/rest"
 	"github.com/pawfect/hub/internal/rooms"
 	"github.com/pawfect/hub/internal/store/postgres"
 	"github.com/pawfect/hub/internal/store/sqlite"
@@ -25,6 +26,7 @@ import (
 type store interface {
 	rooms.Store
 	auth.Accounts
+	rest.AuditLog
 	Ping(ctx context.Context) error
 	Close() error
 }
