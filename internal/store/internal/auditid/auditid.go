@@ -1,6 +1,3 @@
-// Package auditid is the one spelling of audit entry IDs shared by the
-// store backends: the entry's integer key as a decimal string. Keeping it
-// in one place means both backends accept and refuse the same cursors.
 package auditid
 
 import (
