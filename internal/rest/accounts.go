@@ -62,6 +62,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	a.record(r, &u, chat.AuditRegister, u.ID, nil)
 	writeJSON(w, http.StatusCreated, newSession(u, tok))
 }
 
@@ -88,9 +89,20 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	u, tok, err := a.auth.Login(r.Context(), req.Username, req.Password)
 	if err != nil {
+		// Only a refused name or password is a failed login. Attempts over
+		// the limits above are not recorded: the password was not tried,
+		// and recording them would turn each cheap refusal into a store
+		// write an attacker could repeat without bound; the limits already
+		// bound the failures recorded per account and per address.
+		if chat.AsError(err).Code == chat.CodeUnauthorized {
+			a.record(r, nil, chat.AuditLoginFailed, auditTarget(req.Username), nil)
+		}
 		a.writeError(w, r, err)
 		return
 	}
+	// The target is the username for a login as for a failed one, so one
+	// filter finds every attempt on an account.
+	a.record(r, &u, chat.AuditLogin, u.Username, nil)
 	writeJSON(w, http.StatusOK, newSession(u, tok))
 }
 
@@ -109,6 +121,7 @@ func (a *API) guest(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	a.record(r, &u, chat.AuditGuest, u.ID, nil)
 	writeJSON(w, http.StatusCreated, newSession(u, tok))
 }
 
@@ -135,6 +148,7 @@ func (a *API) createBot(w http.ResponseWriter, r *http.Request, me chat.User) {
 		a.writeError(w, r, err)
 		return
 	}
+	a.record(r, &me, chat.AuditBotCreate, bot.ID, map[string]string{"name": bot.Username})
 	// expires_at is an addition to PROTOCOL §2's {"bot","token"}.
 	writeJSON(w, http.StatusCreated, struct {
 		Bot       chat.User `json:"bot"`
@@ -148,5 +162,6 @@ func (a *API) revokeBot(w http.ResponseWriter, r *http.Request, me chat.User) {
 		a.writeError(w, r, err)
 		return
 	}
+	a.record(r, &me, chat.AuditBotRevoke, r.PathValue("id"), nil)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -6,4 +6,9 @@
 // writeError, which maps it with chat.AsError to the protocol's code and
 // HTTP status, so the body is always {"error": {"code", "message"}}.
 // Internal errors are logged with their cause and never shown to clients.
+//
+// Audit: handlers call record once an audited action has succeeded (a
+// failed login is recorded when it is refused), synchronously and on the
+// AuditLog the API was given; a failed append is logged, never returned.
+// GET /api/admin/audit pages the log for admins (PROTOCOL §7).
 package rest

@@ -46,12 +46,13 @@ func (a *API) adminRoom(w http.ResponseWriter, r *http.Request, _ chat.User) {
 // close code 4003. The client may reconnect; to keep a user out of a room,
 // remove them from it (DELETE /api/rooms/{id}/members/{user}), and to keep
 // a bot out, revoke it.
-func (a *API) adminDisconnect(w http.ResponseWriter, r *http.Request, _ chat.User) {
+func (a *API) adminDisconnect(w http.ResponseWriter, r *http.Request, me chat.User) {
 	id := r.PathValue("id")
 	node, err := a.ops.Disconnect(r.Context(), id)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
+	a.record(r, &me, chat.AuditAdminDisconnect, id, map[string]string{"node": node})
 	writeJSON(w, http.StatusOK, map[string]string{"id": id, "node": node})
 }

@@ -39,6 +39,7 @@ type Deps struct {
 	Limiter Limiter
 	Ops     Inspector // optional: the /api/admin/ room and connection endpoints
 	Logger  *slog.Logger
+	Audit   AuditLog // nil: nothing is recorded and /api/admin/audit is absent
 }
 
 // API holds the handlers.
@@ -48,6 +49,7 @@ type API struct {
 	limiter Limiter
 	ops     Inspector
 	log     *slog.Logger
+	audit   AuditLog
 }
 
 // New returns the API handlers.
@@ -56,7 +58,7 @@ func New(d Deps) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{auth: d.Auth, rooms: d.Rooms, limiter: d.Limiter, ops: d.Ops, log: log}
+	return &API{auth: d.Auth, rooms: d.Rooms, limiter: d.Limiter, ops: d.Ops, audit: d.Audit, log: log}
 }
 
 // allow applies a rate limit; without a limiter, or when it cannot answer,
@@ -91,6 +93,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerAccounts(mux)
 	a.registerRooms(mux)
 	a.registerOps(mux)
+	a.registerAudit(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, chat.Errorf(chat.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -21,6 +21,20 @@ type roomBody struct {
 	Room chat.Room `json:"room"`
 }
 
+// roomCreated is the detail of a room.create entry. Members are the user
+// IDs the request named (each one checked to exist), so the access granted
+// at creation shows in the log as well as later member_add entries.
+type roomCreated struct {
+	Name    string        `json:"name"`
+	Kind    chat.RoomKind `json:"kind"`
+	Members []string      `json:"members,omitempty"`
+}
+
+// memberDetail is the detail of room.member_add and room.member_remove.
+type memberDetail struct {
+	UserID string `json:"user_id"`
+}
+
 func (a *API) createRoom(w http.ResponseWriter, r *http.Request, me chat.User) {
 	var req rooms.CreateRoomRequest
 	if err := decode(r, &req); err != nil {
@@ -32,9 +46,10 @@ func (a *API) createRoom(w http.ResponseWriter, r *http.Request, me chat.User) {
 		a.writeError(w, r, err)
 		return
 	}
-	status := http.StatusCreated
-	if !created {
-		status = http.StatusOK // the pair's existing direct room
+	status := http.StatusOK // the pair's existing direct room: nothing to record
+	if created {
+		status = http.StatusCreated
+		a.record(r, &me, chat.AuditRoomCreate, room.ID, roomCreated{Name: room.Name, Kind: room.Kind, Members: req.Members})
 	}
 	writeJSON(w, status, roomBody{Room: room})
 }
@@ -74,6 +89,7 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request, me chat.User) {
 		a.writeError(w, r, err)
 		return
 	}
+	a.record(r, &me, chat.AuditRoomMemberAdd, r.PathValue("id"), memberDetail{UserID: req.UserID})
 	writeJSON(w, http.StatusCreated, struct{}{})
 }
 
@@ -82,6 +98,7 @@ func (a *API) removeMember(w http.ResponseWriter, r *http.Request, me chat.User)
 		a.writeError(w, r, err)
 		return
 	}
+	a.record(r, &me, chat.AuditRoomMemberRemove, r.PathValue("id"), memberDetail{UserID: r.PathValue("user_id")})
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -113,6 +113,15 @@ func TestAdminRoomInspection(t *testing.T) {
 		if code := cb.Closed(); code != chat.CloseKicked {
 			t.Fatalf("bob's socket: got close %d, want %d", code, chat.CloseKicked)
 		}
+		var audit struct{ Entries []chat.AuditEntry }
+		h.JSON(t, "GET", "/api/admin/audit?limit=1", root.Token, nil, http.StatusOK, &audit)
+		if len(audit.Entries) != 1 {
+			t.Fatalf("audit: got %d entries, want the disconnect", len(audit.Entries))
+		}
+		if e := audit.Entries[0]; e.Action != chat.AuditAdminDisconnect || e.Target != bobConn ||
+			e.Actor == nil || e.Actor.ID != root.User.ID || string(e.Detail) != `{"node":"`+out.Node+`"}` {
+			t.Errorf("audit entry: got %+v (detail %s), want admin.disconnect of %s by root on %s", e, e.Detail, bobConn, out.Node)
+		}
 		servertest.Eventually(t, "bob to leave the room's connections", func() bool {
 			h.JSON(t, "GET", "/api/admin/rooms/"+room.ID, root.Token, nil, http.StatusOK, &d)
 			return len(connsOf(d)[bob.User.ID]) == 0

@@ -16,6 +16,7 @@ import (
 	"github.com/pawfect/hub/internal/config"
 	"github.com/pawfect/hub/internal/presence"
 	"github.com/pawfect/hub/internal/ratelimit"
+	"github.com/pawfect/hub/internal/rest"
 	"github.com/pawfect/hub/internal/rooms"
 	"github.com/pawfect/hub/internal/store/postgres"
 	"github.com/pawfect/hub/internal/store/sqlite"
@@ -27,6 +28,7 @@ type store interface {
 	rooms.Store
 	auth.Accounts
 	cluster.Store
+	rest.AuditLog
 	Ping(ctx context.Context) error
 	Close() error
 }

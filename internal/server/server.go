@@ -155,7 +155,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 
 	mux := http.NewServeMux()
-	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Limiter: limits, Ops: s.cluster, Logger: log}).Register(mux)
+	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Limiter: limits, Ops: s.cluster, Audit: s.store, Logger: log}).Register(mux)
 	mux.Handle("GET /ws", s.gateway)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -15,6 +15,10 @@
 //     of hubs writing; its commit is the acknowledgement of a send.
 //   - (room, sender, client_msg_id) is unique in the database; a repeated
 //     append returns the original message and created=false.
+//   - AppendAudit assigns each audit entry an ID (its integer key as a
+//     decimal string) that orders the log exactly: an entry appended after
+//     another returned sorts as newer, on every hub, so paging with before
+//     never skips or repeats one.
 //   - Not-found and duplicate conditions are reported as chat.ErrNotFound and
 //     chat.ErrConflict (wrapped); a backend that cannot be reached as
 //     chat.ErrUnavailable (wrapped), so callers can answer "unavailable".

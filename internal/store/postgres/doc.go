@@ -13,7 +13,9 @@
 // row lock serializes appends to one room across every hub until commit;
 // a rolled-back append gives its seq back, so seqs stay gapless. Duplicate
 // sends are stopped by a unique index, not by the pre-check, so they are
-// caught even when two hubs race.
+// caught even when two hubs race. AppendAudit takes a self-exclusive lock
+// on audit_log (readers are not blocked), so audit IDs commit in the order
+// they are handed out and a reader paging the log never skips one.
 //
 // Errors: connection failures are reported as chat.ErrUnavailable, unique
 // violations as chat.ErrConflict and missing rows as chat.ErrNotFound, all

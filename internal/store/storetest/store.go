@@ -94,6 +94,25 @@ type Store interface {
 	// sets EditedAt; chat.ErrNotFound if none or already deleted.
 	DeleteMessage(ctx context.Context, roomID string, seq int64, at time.Time) (chat.Message, error)
 
+	// AppendAudit stores an audit entry (At, Actor.ID, Action, Target, IP,
+	// Detail set by the caller; a zero At is stored as now, a nil Actor or
+	// one with an empty ID as no actor) and returns it as stored, with the
+	// ID the store assigned and Actor filled from the account. Detail must
+	// be empty (stored as {}) or a JSON object, kept byte for byte;
+	// anything else is chat.ErrAuditDetail and nothing is stored. The actor
+	// needs no live account: the entry is kept whatever the account.
+	// An entry appended after another's AppendAudit returned has a greater
+	// ID in AuditEntries' order, across every connection and hub.
+	AppendAudit(ctx context.Context, e chat.AuditEntry) (chat.AuditEntry, error)
+	// AuditEntries returns up to limit entries, newest first, strictly older
+	// than the entry with ID before (no bound when before is empty). A
+	// well-formed ID that names no entry is still a bound; a string that
+	// cannot be an ID is a *chat.Error with code bad_request naming
+	// "before". Actor is the account as it is now, deleted accounts
+	// included; an actor with no account row comes back with its ID only.
+	// limit must be > 0 (an error otherwise).
+	AuditEntries(ctx context.Context, before string, limit int) ([]chat.AuditEntry, error)
+
 	ActivityStore
 }
 

@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"History", historyTests},
 		{"Concurrency", concurrencyTests},
 		{"Activity", activityTests},
+		{"Audit", auditTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
