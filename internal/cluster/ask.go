@@ -26,10 +26,10 @@ type question struct {
 
 // answer is one node's reply; which fields are set follows the op.
 type answer struct {
-	Node  string            `json:"node"`
-	Conns []Conn            `json:"conns,omitempty"` // opRoom
+	Node  string             `json:"node"`
+	Conns []Conn             `json:"conns,omitempty"` // opRoom
 	Rooms map[string]summary `json:"rooms,omitempty"` // opRooms
-	Found bool              `json:"found,omitempty"` // opDisconnect
+	Found bool               `json:"found,omitempty"` // opDisconnect
 }
 
 // answer is the bus handler: every node but the asker replies to every
