@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Messages", messageTests},
 		{"History", historyTests},
 		{"Concurrency", concurrencyTests},
+		{"Webhooks", webhookTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
