@@ -16,6 +16,7 @@ import (
 	"github.com/pawfect/hub/internal/auth"
 	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/rooms"
+	"github.com/pawfect/hub/internal/webhooks"
 )
 
 // maxBody bounds every JSON request body; message text is far smaller.
@@ -38,6 +39,8 @@ type Deps struct {
 	Rooms   *rooms.Service
 	Limiter Limiter
 	Logger  *slog.Logger
+	// Webhooks serves /api/webhooks; nil leaves those routes out.
+	Webhooks *webhooks.Registry
 }
 
 // API holds the handlers.
@@ -46,6 +49,8 @@ type API struct {
 	rooms   *rooms.Service
 	limiter Limiter
 	log     *slog.Logger
+
+	webhooks *webhooks.Registry
 }
 
 // New returns the API handlers.
@@ -54,7 +59,7 @@ func New(d Deps) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{auth: d.Auth, rooms: d.Rooms, limiter: d.Limiter, log: log}
+	return &API{auth: d.Auth, rooms: d.Rooms, limiter: d.Limiter, log: log, webhooks: d.Webhooks}
 }
 
 // allow applies a rate limit; without a limiter, or when it cannot answer,
@@ -88,6 +93,7 @@ func clientIP(r *http.Request) string {
 func (a *API) Register(mux *http.ServeMux) {
 	a.registerAccounts(mux)
 	a.registerRooms(mux)
+	a.registerWebhooks(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, chat.Errorf(chat.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
