@@ -15,6 +15,11 @@
 //     of hubs writing; its commit is the acknowledgement of a send.
 //   - (room, sender, client_msg_id) is unique in the database; a repeated
 //     append returns the original message and created=false.
+//   - AppendMessage (new messages only), EditMessage, DeleteMessage,
+//     AddMember and RemoveMember write the webhook deliveries of the event
+//     they cause in their own transaction (the outbox of
+//     storetest.WebhookStore), so an event is queued exactly when its
+//     change commits; with no matching webhook this costs one index probe.
 //   - Not-found and duplicate conditions are reported as chat.ErrNotFound and
 //     chat.ErrConflict (wrapped); a backend that cannot be reached as
 //     chat.ErrUnavailable (wrapped), so callers can answer "unavailable".
