@@ -183,5 +183,7 @@ func startWebhooks(cfg config.Config, st store, log *slog.Logger) (*webhooks.Dis
 		return nil, fmt.Errorf("server: HUB_WEBHOOK_*: %w", err)
 	}
 	d.Start()
+	log.Info("webhooks: dispatcher started", "poll_interval", cfg.WebhookPollInterval,
+		"workers", cfg.WebhookWorkers, "give_up", cfg.WebhookGiveUp)
 	return d, nil
 }
