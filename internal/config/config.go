@@ -73,6 +73,13 @@ type Config struct {
 	RepairInterval  time.Duration // HUB_REPAIR_INTERVAL: last_seq check period
 	DebugAddr       string        // HUB_DEBUG_ADDR: pprof listener; empty = off
 	WriteCoalesce   time.Duration // HUB_WRITE_COALESCE: least time between writes to one socket
+
+	WebhookPollInterval time.Duration // HUB_WEBHOOK_POLL_INTERVAL
+	WebhookRetryBase    time.Duration // HUB_WEBHOOK_RETRY_BASE: wait after the first failure
+	WebhookRetryCap     time.Duration // HUB_WEBHOOK_RETRY_CAP: ≥ WebhookRetryBase
+	WebhookGiveUp       time.Duration // HUB_WEBHOOK_GIVE_UP: ≥ 1h
+	WebhookTimeout      time.Duration // HUB_WEBHOOK_TIMEOUT: one POST
+	WebhookWorkers      int           // HUB_WEBHOOK_WORKERS: deliveries in flight per hub
 }
 
 // Admin is the account HUB_BOOTSTRAP_ADMIN asks for.
@@ -155,6 +162,10 @@ func (c Config) check() error {
 		return &Error{Var: "HUB_MAX_FRAME_BYTES", Err: invalid(
 			"must be at least 4×HUB_MAX_MESSAGE_CHARS+1024 = %d so a longest message fits in a frame (got %d)",
 			minFrame, c.MaxFrameBytes)}
+	}
+	if c.WebhookRetryCap < c.WebhookRetryBase {
+		return &Error{Var: "HUB_WEBHOOK_RETRY_CAP", Err: invalid(
+			"must be at least HUB_WEBHOOK_RETRY_BASE = %s (got %s)", c.WebhookRetryBase, c.WebhookRetryCap)}
 	}
 	return nil
 }

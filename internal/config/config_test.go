@@ -67,6 +67,12 @@ func TestDefaults(t *testing.T) {
 		{"BotTokenTTL", c.BotTokenTTL, 87600 * time.Hour},
 		{"BcryptCost", c.BcryptCost, 12},
 		{"RepairInterval", c.RepairInterval, 2 * time.Second},
+		{"WebhookPollInterval", c.WebhookPollInterval, time.Second},
+		{"WebhookRetryBase", c.WebhookRetryBase, 5 * time.Second},
+		{"WebhookRetryCap", c.WebhookRetryCap, 10 * time.Minute},
+		{"WebhookGiveUp", c.WebhookGiveUp, 24 * time.Hour},
+		{"WebhookTimeout", c.WebhookTimeout, 10 * time.Second},
+		{"WebhookWorkers", c.WebhookWorkers, 8},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -160,6 +166,13 @@ func TestFromEnv(t *testing.T) {
 		{"HUB_BCRYPT_COST", "16", func(c Config) any { return c.BcryptCost }, 16},
 		{"HUB_REPAIR_INTERVAL", "250ms", func(c Config) any { return c.RepairInterval }, 250 * time.Millisecond},
 		{"HUB_ADDR", "  10.0.0.1:80  ", func(c Config) any { return c.Addr }, "10.0.0.1:80"},
+		{"HUB_WEBHOOK_POLL_INTERVAL", "50ms", func(c Config) any { return c.WebhookPollInterval }, 50 * time.Millisecond},
+		{"HUB_WEBHOOK_RETRY_BASE", "100ms", func(c Config) any { return c.WebhookRetryBase }, 100 * time.Millisecond},
+		{"HUB_WEBHOOK_RETRY_CAP", "1h", func(c Config) any { return c.WebhookRetryCap }, time.Hour},
+		{"HUB_WEBHOOK_GIVE_UP", "1h", func(c Config) any { return c.WebhookGiveUp }, time.Hour},
+		{"HUB_WEBHOOK_GIVE_UP", "72h", func(c Config) any { return c.WebhookGiveUp }, 72 * time.Hour},
+		{"HUB_WEBHOOK_TIMEOUT", "3s", func(c Config) any { return c.WebhookTimeout }, 3 * time.Second},
+		{"HUB_WEBHOOK_WORKERS", "32", func(c Config) any { return c.WebhookWorkers }, 32},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
@@ -328,6 +341,14 @@ func TestBadValues(t *testing.T) {
 		{"HUB_BCRYPT_COST", "17", `config: HUB_BCRYPT_COST: must be in 10..16 (got 17)`},
 		{"HUB_BCRYPT_COST", "twelve", `config: HUB_BCRYPT_COST: "twelve" is not a whole number`},
 		{"HUB_REPAIR_INTERVAL", "0ms", `config: HUB_REPAIR_INTERVAL: must be positive (got 0ms)`},
+		{"HUB_WEBHOOK_POLL_INTERVAL", "0s", `config: HUB_WEBHOOK_POLL_INTERVAL: must be positive (got 0s)`},
+		{"HUB_WEBHOOK_RETRY_BASE", "soon", `config: HUB_WEBHOOK_RETRY_BASE: "soon" is not a duration (like 10s, 5m, 24h)`},
+		{"HUB_WEBHOOK_RETRY_BASE", "20m", `config: HUB_WEBHOOK_RETRY_CAP: must be at least HUB_WEBHOOK_RETRY_BASE = 20m0s (got 10m0s)`},
+		{"HUB_WEBHOOK_RETRY_CAP", "1s", `config: HUB_WEBHOOK_RETRY_CAP: must be at least HUB_WEBHOOK_RETRY_BASE = 5s (got 1s)`},
+		{"HUB_WEBHOOK_GIVE_UP", "59m", `config: HUB_WEBHOOK_GIVE_UP: must be at least 1h0m0s, since deliveries are retried for at least an hour (got 59m)`},
+		{"HUB_WEBHOOK_GIVE_UP", "-1h", `config: HUB_WEBHOOK_GIVE_UP: must be positive (got -1h)`},
+		{"HUB_WEBHOOK_TIMEOUT", "10", `config: HUB_WEBHOOK_TIMEOUT: "10" is not a duration (like 10s, 5m, 24h)`},
+		{"HUB_WEBHOOK_WORKERS", "0", `config: HUB_WEBHOOK_WORKERS: must be in 1..1024 (got 0)`},
 	}
 	secrets := []string{"hunter2", "secretpw", "short"}
 	for _, tt := range tests {
@@ -350,10 +371,16 @@ func TestBadValues(t *testing.T) {
 			if tt.env == "HUB_MAX_MESSAGE_CHARS" && tt.value == "20000" {
 				return // a cross-setting check names no single flag
 			}
+			if tt.env == "HUB_WEBHOOK_RETRY_BASE" && tt.value == "20m" {
+				return // nor does this one
+			}
 			_, err = load([]string{"-" + fl + "=" + tt.value}, env(nil), fixedHost("h"))
 			wantFlag := strings.Replace(tt.want, tt.env+":", tt.env+" (flag -"+fl+"):", 1)
 			if tt.env == "HUB_MAX_FRAME_BYTES" && strings.Contains(tt.want, "4×") {
 				wantFlag = tt.want
+			}
+			if tt.env == "HUB_WEBHOOK_RETRY_CAP" && strings.Contains(tt.want, "RETRY_BASE =") {
+				wantFlag = tt.want // the cross-setting check names the variable only
 			}
 			if err == nil || err.Error() != wantFlag {
 				t.Errorf("as flag: got  %v\nwant %s", err, wantFlag)

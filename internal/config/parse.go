@@ -363,3 +363,18 @@ func parseDurationOrZero(v string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// minWebhookGiveUp is PROTOCOL §7's promise: a failing delivery is retried
+// for at least an hour.
+const minWebhookGiveUp = time.Hour
+
+func parseGiveUp(v string) (time.Duration, error) {
+	d, err := parseDuration(v)
+	if err != nil {
+		return 0, err
+	}
+	if d < minWebhookGiveUp {
+		return 0, invalid("must be at least %s, since deliveries are retried for at least an hour (got %s)", minWebhookGiveUp, v)
+	}
+	return d, nil
+}

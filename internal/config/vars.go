@@ -116,5 +116,18 @@ func settings() []setting {
 				c.DebugAddr, err = parseAddr(v)
 				return
 			}},
+
+		{env: "HUB_WEBHOOK_POLL_INTERVAL", usage: "how often each hub looks for webhook deliveries that are due", def: "1s",
+			set: func(c *Config, v string) (err error) { c.WebhookPollInterval, err = parseDuration(v); return }},
+		{env: "HUB_WEBHOOK_RETRY_BASE", usage: "wait after a webhook delivery's first failed attempt; doubled after each further one", def: "5s",
+			set: func(c *Config, v string) (err error) { c.WebhookRetryBase, err = parseDuration(v); return }},
+		{env: "HUB_WEBHOOK_RETRY_CAP", usage: "longest wait between two attempts of a webhook delivery", def: "10m",
+			set: func(c *Config, v string) (err error) { c.WebhookRetryCap, err = parseDuration(v); return }},
+		{env: "HUB_WEBHOOK_GIVE_UP", usage: "age at which a webhook delivery still failing is given up, at least 1h", def: "24h",
+			set: func(c *Config, v string) (err error) { c.WebhookGiveUp, err = parseGiveUp(v); return }},
+		{env: "HUB_WEBHOOK_TIMEOUT", usage: "time one webhook POST may take, response included", def: "10s",
+			set: func(c *Config, v string) (err error) { c.WebhookTimeout, err = parseDuration(v); return }},
+		{env: "HUB_WEBHOOK_WORKERS", usage: "webhook deliveries one hub makes at once", def: "8",
+			set: func(c *Config, v string) (err error) { c.WebhookWorkers, err = parseInt(v, 1, 1024); return }},
 	}
 }

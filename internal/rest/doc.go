@@ -1,5 +1,6 @@
 // Package rest serves the hub's JSON HTTP API under /api/ (PROTOCOL §2):
-// accounts and tokens, bots, rooms, membership, history and posting.
+// accounts and tokens, bots, rooms, membership, history and posting, and
+// the admin's webhooks (PROTOCOL §7).
 //
 // Handlers are thin: they decode and validate the request shape, call the
 // auth or rooms service, and write the reply. Every error leaves through

@@ -16,6 +16,7 @@ import (
 	"github.com/pawfect/hub/internal/auth"
 	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/rooms"
+	"github.com/pawfect/hub/internal/webhooks"
 )
 
 // maxBody bounds every JSON request body; message text is far smaller.
@@ -40,6 +41,8 @@ type Deps struct {
 	Ops     Inspector // optional: the /api/admin/ room and connection endpoints
 	Logger  *slog.Logger
 	Audit   AuditLog // nil: nothing is recorded and /api/admin/audit is absent
+	// Webhooks serves /api/webhooks; nil leaves those routes out.
+	Webhooks *webhooks.Registry
 }
 
 // API holds the handlers.
@@ -50,6 +53,8 @@ type API struct {
 	ops     Inspector
 	log     *slog.Logger
 	audit   AuditLog
+
+	webhooks *webhooks.Registry
 }
 
 // New returns the API handlers.
@@ -58,7 +63,7 @@ func New(d Deps) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{auth: d.Auth, rooms: d.Rooms, limiter: d.Limiter, ops: d.Ops, audit: d.Audit, log: log}
+	return &API{auth: d.Auth, rooms: d.Rooms, limiter: d.Limiter, ops: d.Ops, audit: d.Audit, webhooks: d.Webhooks, log: log}
 }
 
 // allow applies a rate limit; without a limiter, or when it cannot answer,
@@ -94,6 +99,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerRooms(mux)
 	a.registerOps(mux)
 	a.registerAudit(mux)
+	a.registerWebhooks(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, chat.Errorf(chat.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/pawfect/hub/internal/rooms"
 	"github.com/pawfect/hub/internal/store/postgres"
 	"github.com/pawfect/hub/internal/store/sqlite"
+	"github.com/pawfect/hub/internal/webhooks"
 )
 
 // store is what the server needs of a store backend beyond the consumers'
@@ -29,6 +30,7 @@ type store interface {
 	auth.Accounts
 	cluster.Store
 	rest.AuditLog
+	webhooks.Store
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -172,4 +174,26 @@ type limiterAdapter struct{ l limiter }
 func (a limiterAdapter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	d, err := a.l.Allow(ctx, key, limit, window)
 	return d.Allowed, d.RetryAfter, err
+}
+
+// startWebhooks starts this hub's webhook dispatcher on the store. Every
+// hub runs one; the store's claims keep them from delivering one event
+// twice.
+func startWebhooks(cfg config.Config, st store, log *slog.Logger) (*webhooks.Dispatcher, error) {
+	d, err := webhooks.NewDispatcher(webhooks.Config{
+		Node:         cfg.NodeID,
+		PollInterval: cfg.WebhookPollInterval,
+		RetryBase:    cfg.WebhookRetryBase,
+		RetryCap:     cfg.WebhookRetryCap,
+		GiveUp:       cfg.WebhookGiveUp,
+		Timeout:      cfg.WebhookTimeout,
+		Workers:      cfg.WebhookWorkers,
+	}, st, log)
+	if err != nil {
+		return nil, fmt.Errorf("server: HUB_WEBHOOK_*: %w", err)
+	}
+	d.Start()
+	log.Info("webhooks: dispatcher started", "poll_interval", cfg.WebhookPollInterval,
+		"workers", cfg.WebhookWorkers, "give_up", cfg.WebhookGiveUp)
+	return d, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/pawfect/hub/internal/rest"
 	"github.com/pawfect/hub/internal/rooms"
 	"github.com/pawfect/hub/internal/signaling"
+	"github.com/pawfect/hub/internal/webhooks"
 )
 
 // Server is one running hub.
@@ -41,6 +42,7 @@ type Server struct {
 
 	revocations *bus.Subscription
 	debug       *debugServer
+	webhooks    *webhooks.Dispatcher
 	draining    atomic.Bool
 }
 
@@ -123,6 +125,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		Limiter: limits, Metrics: s.metrics, Logger: log,
 	})
 	svc.Store(s.rooms)
+	if s.webhooks, err = startWebhooks(cfg, s.store, log); err != nil {
+		return nil, err
+	}
 
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("server: HUB_ADDR: %w", err)
@@ -155,7 +160,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 
 	mux := http.NewServeMux()
-	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Limiter: limits, Ops: s.cluster, Audit: s.store, Logger: log}).Register(mux)
+	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Limiter: limits, Ops: s.cluster, Audit: s.store,
+		Webhooks: webhooks.NewRegistry(s.store), Logger: log}).Register(mux)
 	mux.Handle("GET /ws", s.gateway)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -219,6 +225,9 @@ func (s *Server) drain() error {
 			errs = append(errs, fmt.Errorf("server: close debug listener: %w", err))
 		}
 	}
+	if err := s.webhooks.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("server: stop webhook deliveries: %w", err))
+	}
 	s.closeBackends()
 	s.log.Info("stopped")
 	return errors.Join(errs...)
@@ -233,6 +242,13 @@ func (s *Server) closeBackends() {
 	}
 	if s.rooms != nil {
 		s.rooms.Close()
+	}
+	if s.webhooks != nil {
+		// A no-op after drain; otherwise in-flight POSTs get their own
+		// request timeout to finish before the store closes under them.
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WebhookTimeout)
+		_ = s.webhooks.Close(ctx)
+		cancel()
 	}
 	if s.ln != nil && s.http == nil {
 		_ = s.ln.Close()

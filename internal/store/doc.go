@@ -19,6 +19,11 @@
 //     decimal string) that orders the log exactly: an entry appended after
 //     another returned sorts as newer, on every hub, so paging with before
 //     never skips or repeats one.
+//   - AppendMessage (new messages only), EditMessage, DeleteMessage,
+//     AddMember and RemoveMember write the webhook deliveries of the event
+//     they cause in their own transaction (the outbox of
+//     storetest.WebhookStore), so an event is queued exactly when its
+//     change commits; with no matching webhook this costs one index probe.
 //   - Not-found and duplicate conditions are reported as chat.ErrNotFound and
 //     chat.ErrConflict (wrapped); a backend that cannot be reached as
 //     chat.ErrUnavailable (wrapped), so callers can answer "unavailable".

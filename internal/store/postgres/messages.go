@@ -22,14 +22,17 @@ const messageCols = `m.id, m.room_id, m.seq, a.id, a.username, a.display_name, a
 
 const selectMessage = `SELECT ` + messageCols + ` FROM messages m JOIN accounts a ON a.id = m.from_id`
 
-func scanMessage(row pgx.Row) (chat.Message, error) {
+// scanMessage reads messageCols and then, into extra, any columns after
+// them.
+func scanMessage(row pgx.Row, extra ...any) (chat.Message, error) {
 	var (
 		m    chat.Message
 		cmid *string
 		meta []byte
 	)
-	if err := row.Scan(&m.ID, &m.Room, &m.Seq, &m.From.ID, &m.From.Username, &m.From.DisplayName, &m.From.Role,
-		&m.Text, &cmid, &m.ReplyTo, &m.CreatedAt, &m.EditedAt, &m.Deleted, &meta); err != nil {
+	dest := []any{&m.ID, &m.Room, &m.Seq, &m.From.ID, &m.From.Username, &m.From.DisplayName, &m.From.Role,
+		&m.Text, &cmid, &m.ReplyTo, &m.CreatedAt, &m.EditedAt, &m.Deleted, &meta}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return chat.Message{}, err
 	}
 	if cmid != nil {
@@ -58,7 +61,9 @@ func nullMeta(meta json.RawMessage) []byte {
 // appendMessage bumps last_seq and inserts with it in one statement, so the
 // row lock the UPDATE takes on the room is held from the seq's allocation
 // to commit and no other append to the room can take the same seq. No row
-// back means the room does not exist.
+// back means the room does not exist. The last column (hooksFor, spelled
+// out for a constant) says whether any webhook receives the message, so
+// the common case, none, costs no extra round trip.
 const appendMessage = `
 	WITH r AS (
 		UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1::text RETURNING last_seq
@@ -68,7 +73,11 @@ const appendMessage = `
 		FROM r
 		RETURNING *
 	)
-	SELECT ` + messageCols + ` FROM m JOIN accounts a ON a.id = m.from_id`
+	SELECT ` + messageCols + `, EXISTS (
+		SELECT 1 FROM webhook_events e JOIN webhooks w ON w.id = e.webhook_id
+		WHERE e.event_type = 'message' AND (w.room_id IS NULL OR w.room_id = $1::text)
+	)
+	FROM m JOIN accounts a ON a.id = m.from_id`
 
 // AppendMessage stores m with the room's next seq in one transaction. A
 // retried send is normally answered by the pre-check; one racing its
@@ -93,9 +102,10 @@ func (db *DB) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, 
 				return err
 			}
 		}
+		var hooks bool
 		got, err := scanMessage(tx.QueryRow(ctx, appendMessage,
 			m.Room, m.ID, m.From.ID, m.Text, nullString(m.ClientMsgID), m.ReplyTo,
-			stamp(m.CreatedAt), nullMeta(m.Meta)))
+			stamp(m.CreatedAt), nullMeta(m.Meta)), &hooks)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("room %s: %w", m.Room, chat.ErrNotFound)
 		}
@@ -103,7 +113,10 @@ func (db *DB) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, 
 			return err
 		}
 		stored, created = got, true
-		return nil
+		if !hooks {
+			return nil
+		}
+		return enqueue(ctx, tx, chat.EventMessage, m.Room, got, got.CreatedAt)
 	})
 	if err != nil && m.ClientMsgID != "" && isUnique(err) {
 		// The failed transaction is rolled back, seq bump included, so
@@ -195,7 +208,7 @@ func (db *DB) MessageByClientID(ctx context.Context, roomID, fromID, clientMsgID
 
 // EditMessage replaces the text of a live message.
 func (db *DB) EditMessage(ctx context.Context, roomID string, seq int64, text string, at time.Time) (chat.Message, error) {
-	m, err := db.update(ctx, roomID, seq, `text = $3, edited_at = $4`, text, stamp(at))
+	m, err := db.update(ctx, chat.EventMessageEdited, roomID, seq, `text = $3, edited_at = $4`, text, stamp(at))
 	if err != nil {
 		return chat.Message{}, wrap("edit message", err)
 	}
@@ -205,7 +218,7 @@ func (db *DB) EditMessage(ctx context.Context, roomID string, seq int64, text st
 // DeleteMessage blanks a live message. client_msg_id stays so a retried
 // send still finds the original rather than posting it again.
 func (db *DB) DeleteMessage(ctx context.Context, roomID string, seq int64, at time.Time) (chat.Message, error) {
-	m, err := db.update(ctx, roomID, seq, `text = '', meta = NULL, deleted = true, edited_at = $3`, stamp(at))
+	m, err := db.update(ctx, chat.EventMessageDeleted, roomID, seq, `text = '', meta = NULL, deleted = true, edited_at = $3`, stamp(at))
 	if err != nil {
 		return chat.Message{}, wrap("delete message", err)
 	}
@@ -213,18 +226,31 @@ func (db *DB) DeleteMessage(ctx context.Context, roomID string, seq int64, at ti
 }
 
 // update applies set ($1 and $2 are the room and seq) to a live message
-// and returns the row as written, author joined, in one statement.
-func (db *DB) update(ctx context.Context, roomID string, seq int64, set string, args ...any) (chat.Message, error) {
-	m, err := scanMessage(db.pool.QueryRow(ctx, `
-		WITH m AS (
-			UPDATE messages SET `+set+`
-			WHERE room_id = $1 AND seq = $2 AND NOT deleted
-			RETURNING *
+// and returns the row as written, author joined, in one statement; the
+// webhook event of type typ is queued in the same transaction.
+func (db *DB) update(ctx context.Context, typ, roomID string, seq int64, set string, args ...any) (chat.Message, error) {
+	var m chat.Message
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var (
+			hooks bool
+			err   error
 		)
-		SELECT `+messageCols+` FROM m JOIN accounts a ON a.id = m.from_id`,
-		append([]any{roomID, seq}, args...)...))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return chat.Message{}, fmt.Errorf("live message %d in room %s: %w", seq, roomID, chat.ErrNotFound)
-	}
+		m, err = scanMessage(tx.QueryRow(ctx, `
+			WITH m AS (
+				UPDATE messages SET `+set+`
+				WHERE room_id = $1 AND seq = $2 AND NOT deleted
+				RETURNING *
+			)
+			SELECT `+messageCols+`, `+hooksFor(typ, "$1::text")+`
+			FROM m JOIN accounts a ON a.id = m.from_id`,
+			append([]any{roomID, seq}, args...)...), &hooks)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("live message %d in room %s: %w", seq, roomID, chat.ErrNotFound)
+		}
+		if err != nil || !hooks {
+			return err
+		}
+		return enqueue(ctx, tx, typ, roomID, m, *m.EditedAt)
+	})
 	return m, err
 }

@@ -3,11 +3,13 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pawfect/hub/internal/chat"
+	"github.com/pawfect/hub/internal/store/internal/outbox"
 )
 
 const roomCols = `r.id, r.name, r.kind, r.created_by, r.created_at, r.last_seq, r.ai`
@@ -158,25 +160,62 @@ func (db *DB) MemberRole(ctx context.Context, roomID, userID string) (chat.Membe
 
 // AddMember is one INSERT … SELECT: it inserts nothing unless both the room
 // and the live account exist, so no check can go stale before the insert.
+// It returns the user, and whether a webhook receives the member_added
+// event, which is then queued in the same transaction.
 func (db *DB) AddMember(ctx context.Context, roomID, userID string, role chat.MemberRole) error {
-	tag, err := db.pool.Exec(ctx, `
-		INSERT INTO members (room_id, user_id, role, added_at)
-		SELECT r.id, a.id, $1, $2 FROM rooms r, accounts a
-		WHERE r.id = $3 AND a.id = $4 AND a.deleted_at IS NULL`,
-		string(role), chat.Now(), roomID, userID)
-	if err != nil {
-		return wrap("add member", err)
-	}
-	return wrap("add member", affected(tag, fmt.Sprintf("room %s or user %s", roomID, userID)))
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var (
+			m     outbox.Member
+			hooks bool
+		)
+		err := tx.QueryRow(ctx, `
+			WITH m AS (
+				INSERT INTO members (room_id, user_id, role, added_at)
+				SELECT r.id, a.id, $1, $2 FROM rooms r, accounts a
+				WHERE r.id = $3 AND a.id = $4 AND a.deleted_at IS NULL
+				RETURNING user_id, role
+			)
+			SELECT a.id, a.username, a.display_name, a.role, m.role, `+hooksFor(chat.EventMemberAdded, "$3::text")+`
+			FROM m JOIN accounts a ON a.id = m.user_id`,
+			string(role), chat.Now(), roomID, userID).
+			Scan(&m.User.ID, &m.User.Username, &m.User.DisplayName, &m.User.Role, &m.Role, &hooks)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("room %s or user %s: %w", roomID, userID, chat.ErrNotFound)
+		}
+		if err != nil || !hooks {
+			return err
+		}
+		return enqueue(ctx, tx, chat.EventMemberAdded, roomID, m, chat.Now())
+	})
+	return wrap("add member", err)
 }
 
-// RemoveMember deletes the membership row.
+// RemoveMember deletes the membership row and, if a webhook receives it,
+// queues the member_removed event (with the role the member had) in the
+// same transaction.
 func (db *DB) RemoveMember(ctx context.Context, roomID, userID string) error {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM members WHERE room_id = $1 AND user_id = $2`, roomID, userID)
-	if err != nil {
-		return wrap("remove member", err)
-	}
-	return wrap("remove member", affected(tag, fmt.Sprintf("member %s of room %s", userID, roomID)))
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var (
+			m     outbox.Member
+			hooks bool
+		)
+		err := tx.QueryRow(ctx, `
+			WITH m AS (
+				DELETE FROM members WHERE room_id = $1 AND user_id = $2 RETURNING user_id, role
+			)
+			SELECT a.id, a.username, a.display_name, a.role, m.role, `+hooksFor(chat.EventMemberRemoved, "$1::text")+`
+			FROM m JOIN accounts a ON a.id = m.user_id`,
+			roomID, userID).
+			Scan(&m.User.ID, &m.User.Username, &m.User.DisplayName, &m.User.Role, &m.Role, &hooks)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("member %s of room %s: %w", userID, roomID, chat.ErrNotFound)
+		}
+		if err != nil || !hooks {
+			return err
+		}
+		return enqueue(ctx, tx, chat.EventMemberRemoved, roomID, m, chat.Now())
+	})
+	return wrap("remove member", err)
 }
 
 // LastSeqs returns last_seq for the rooms among roomIDs that exist.

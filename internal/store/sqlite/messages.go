@@ -104,8 +104,11 @@ func (db *DB) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, 
 		}
 		stored, err = scanMessage(tx.QueryRowContext(ctx,
 			selectMessage+` WHERE m.room_id = ? AND m.seq = ?`, m.Room, seq))
-		created = err == nil
-		return err
+		if err != nil {
+			return err
+		}
+		created = true
+		return enqueue(ctx, tx, chat.EventMessage, m.Room, stored, stored.CreatedAt)
 	})
 	if err != nil && m.ClientMsgID != "" && isUnique(err) {
 		// Another process committed the same send first; its row is the
@@ -212,7 +215,7 @@ func (db *DB) MessageByClientID(ctx context.Context, roomID, fromID, clientMsgID
 
 // EditMessage replaces the text of a live message.
 func (db *DB) EditMessage(ctx context.Context, roomID string, seq int64, text string, at time.Time) (chat.Message, error) {
-	m, err := db.update(ctx, roomID, seq,
+	m, err := db.update(ctx, chat.EventMessageEdited, roomID, seq,
 		`UPDATE messages SET text = ?, edited_at = ? WHERE room_id = ? AND seq = ? AND deleted = 0`,
 		text, stamp(at), roomID, seq)
 	if err != nil {
@@ -224,7 +227,7 @@ func (db *DB) EditMessage(ctx context.Context, roomID string, seq int64, text st
 // DeleteMessage blanks a live message. client_msg_id stays so a retried
 // send still finds the original rather than posting it again.
 func (db *DB) DeleteMessage(ctx context.Context, roomID string, seq int64, at time.Time) (chat.Message, error) {
-	m, err := db.update(ctx, roomID, seq,
+	m, err := db.update(ctx, chat.EventMessageDeleted, roomID, seq,
 		`UPDATE messages SET text = '', meta = NULL, deleted = 1, edited_at = ? WHERE room_id = ? AND seq = ? AND deleted = 0`,
 		stamp(at), roomID, seq)
 	if err != nil {
@@ -234,8 +237,9 @@ func (db *DB) DeleteMessage(ctx context.Context, roomID string, seq int64, at ti
 }
 
 // update runs one UPDATE of message (roomID, seq) and reads the result back
-// in the same transaction, so the caller sees exactly what it wrote.
-func (db *DB) update(ctx context.Context, roomID string, seq int64, query string, args ...any) (chat.Message, error) {
+// in the same transaction, so the caller sees exactly what it wrote, and
+// queues the webhook event of type typ in it too.
+func (db *DB) update(ctx context.Context, typ, roomID string, seq int64, query string, args ...any) (chat.Message, error) {
 	var m chat.Message
 	err := inTx(ctx, db.w, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
@@ -250,7 +254,10 @@ func (db *DB) update(ctx context.Context, roomID string, seq int64, query string
 			return fmt.Errorf("live message %d in room %s: %w", seq, roomID, chat.ErrNotFound)
 		}
 		m, err = scanMessage(tx.QueryRowContext(ctx, selectMessage+` WHERE m.room_id = ? AND m.seq = ?`, roomID, seq))
-		return err
+		if err != nil {
+			return err
+		}
+		return enqueue(ctx, tx, typ, roomID, m, *m.EditedAt)
 	})
 	return m, err
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/pawfect/hub/internal/chat"
+	"github.com/pawfect/hub/internal/store/internal/outbox"
 )
 
 const roomCols = `r.id, r.name, r.kind, r.created_by, r.created_at, r.last_seq, r.ai`
@@ -169,25 +171,56 @@ func (db *DB) MemberRole(ctx context.Context, roomID, userID string) (chat.Membe
 
 // AddMember is one INSERT … SELECT: it inserts nothing unless both the room
 // and the live account exist, so no check can go stale before the insert.
+// The member_added webhook event is queued in the same transaction.
 func (db *DB) AddMember(ctx context.Context, roomID, userID string, role chat.MemberRole) error {
-	res, err := db.w.ExecContext(ctx, `
-		INSERT INTO members (room_id, user_id, role, added_at)
-		SELECT r.id, a.id, ?, ? FROM rooms r, accounts a
-		WHERE r.id = ? AND a.id = ? AND a.deleted_at IS NULL`,
-		string(role), micros(chat.Now()), roomID, userID)
-	if err != nil {
-		return wrap("add member", err)
-	}
-	return affected("add member", res, fmt.Sprintf("room %s or user %s", roomID, userID))
+	err := inTx(ctx, db.w, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			INSERT INTO members (room_id, user_id, role, added_at)
+			SELECT r.id, a.id, ?, ? FROM rooms r, accounts a
+			WHERE r.id = ? AND a.id = ? AND a.deleted_at IS NULL`,
+			string(role), micros(chat.Now()), roomID, userID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("room %s or user %s: %w", roomID, userID, chat.ErrNotFound)
+		}
+		return enqueueMember(ctx, tx, chat.EventMemberAdded, roomID, userID, role)
+	})
+	return wrap("add member", err)
 }
 
-// RemoveMember deletes the membership row.
+// RemoveMember deletes the membership row and queues the member_removed
+// webhook event, with the role the member had, in the same transaction.
 func (db *DB) RemoveMember(ctx context.Context, roomID, userID string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID)
-	if err != nil {
-		return wrap("remove member", err)
+	err := inTx(ctx, db.w, func(tx *sql.Tx) error {
+		var role chat.MemberRole
+		err := tx.QueryRowContext(ctx, `DELETE FROM members WHERE room_id = ? AND user_id = ? RETURNING role`,
+			roomID, userID).Scan(&role)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("member %s of room %s: %w", userID, roomID, chat.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return enqueueMember(ctx, tx, chat.EventMemberRemoved, roomID, userID, role)
+	})
+	return wrap("remove member", err)
+}
+
+// enqueueMember queues a member event naming the user as an account shows
+// them now (deleted accounts too: their row stays).
+func enqueueMember(ctx context.Context, tx *sql.Tx, typ, roomID, userID string, role chat.MemberRole) error {
+	var u chat.User
+	if err := tx.QueryRowContext(ctx, `SELECT id, username, display_name, role FROM accounts WHERE id = ?`, userID).
+		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role); err != nil {
+		return err
 	}
-	return affected("remove member", res, fmt.Sprintf("member %s of room %s", userID, roomID))
+	return enqueue(ctx, tx, typ, roomID, outbox.Member{User: u, Role: role}, chat.Now())
 }
 
 // lastSeqsChunk keeps each IN list well under SQLite's bound-variable limit.

@@ -14,6 +14,7 @@ type Store interface {
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	Close() error
+	WebhookStore // webhooks.go
 
 	// CreateAccount inserts a new account; chat.ErrConflict if the username
 	// is taken (by any account, deleted ones included) or the ID is.

@@ -24,6 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Concurrency", concurrencyTests},
 		{"Activity", activityTests},
 		{"Audit", auditTests},
+		{"Webhooks", webhookTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
