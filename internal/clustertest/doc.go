@@ -44,7 +44,9 @@
 // # Concurrency contract
 //
 // Cluster, Hub, NATS and Postgres belong to the test that made them: call
-// their methods from that test's goroutine. Each hub process has one
+// their methods from that test's goroutine, except Cluster's URL, URLs, Len
+// and API, which only read what Start fixed and may be called from any
+// goroutine (a hub keeps its address across restarts). Each hub process has one
 // goroutine that waits for it to exit; Kill, Stop and the cleanup wait for
 // that goroutine. Client is safe for concurrent use; its one reader
 // goroutine ends when the connection does, and Close waits for it.

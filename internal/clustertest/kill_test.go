@@ -40,14 +40,17 @@ func TestKillHub(t *testing.T) {
 	lurker := c.API(victim).Guest(t, "lurker")
 	c.API(victim).Dial(t, servertest.DialOptions{Token: lurker.Token}).Join(room.ID, -1)
 	w := newPresenceWatch(t, c, 0, owner.Token, room.ID, lurker.User.ID, c.Hub(victim).NodeID)
-	if gone, err := w.gone(); err != nil || gone {
-		t.Fatalf("before the kill: lurker (on hub%d) gone from presence %v (%v), want listed", victim, gone, err)
+	if online, err := w.online(); err != nil || !online {
+		t.Fatalf("before the kill: lurker (on hub%d) online %v (%v), want listed", victim, online, err)
 	}
 
 	tr := newTraffic(t, c, room.ID, 6, true)
 	tr.run()
 	tr.waitAcks(60, "traffic before the kill")
 
+	if n, err := w.snapshot(); err != nil || n < 3 {
+		t.Fatalf("before the kill: %d presence entries of hub%d in Redis (%v); want the lurker's and its peers'", n, victim, err)
+	}
 	killedAt := time.Now()
 	c.Kill(t, victim)
 	var res presenceResult
@@ -74,11 +77,24 @@ func TestKillHub(t *testing.T) {
 	}
 	t.Logf("the killed hub's peers sent 10 more each through other hubs %v after SIGKILL", since(killedAt))
 	tr.waitAcks(30, "traffic after the kill")
-	tr.check()
+	hist := tr.check()
 	for _, p := range tr.peers {
 		if p.home == victim && len(p.conns) < 2 {
 			t.Errorf("peer %s of the killed hub never reconnected", p.name)
 		}
+	}
+
+	// The killed hub comes back on its address and serves the room as it
+	// is now; stopped gracefully, it moves its clients away with 1001.
+	c.Restart(t, victim)
+	back := c.API(victim).Guest(t, "back")
+	cb := c.API(victim).Dial(t, servertest.DialOptions{Token: back.Token})
+	if got, want := cb.Join(room.ID, -1).Room.LastSeq, int64(len(hist)); got != want {
+		t.Errorf("restarted hub%d: join reply last_seq %d, want %d", victim, got, want)
+	}
+	c.Stop(t, victim)
+	if code := cb.Closed(); code != chat.CloseGoingAway {
+		t.Errorf("client of the gracefully stopped hub%d: close code %d, want %d", victim, code, chat.CloseGoingAway)
 	}
 
 	<-watched
@@ -94,15 +110,18 @@ func TestKillHub(t *testing.T) {
 func since(t0 time.Time) time.Duration { return time.Since(t0).Round(100 * time.Millisecond) }
 
 // presenceWatch looks for a dead hub's presence entries in a room, both
-// straight in Redis and through a join reply's online list on a live hub.
-// It uses no testing.T method, so it can poll from its own goroutine while
-// the test goes on.
+// straight in Redis (the connections it had when it died) and through a
+// join reply's online list on a live hub (a user whose only connection was
+// there). It uses no testing.T method, so it can poll from its own
+// goroutine while the test goes on.
 type presenceWatch struct {
 	redis    *presence.Redis
 	observer *clustertest.Client
 	room     string
 	user     string // a user whose only connection was on the dead hub
 	node     string // the dead hub's node ID
+
+	conns map[string]bool // the dead hub's connections, from snapshot
 }
 
 type presenceResult struct {
@@ -136,21 +155,54 @@ func newPresenceWatch(t *testing.T, c *clustertest.Cluster, hub int, token, room
 	return &presenceWatch{redis: pres, observer: observer, room: room, user: user, node: node}
 }
 
-// gone reports whether neither Redis nor the online list names the dead
-// hub's connections any more.
-func (w *presenceWatch) gone() (bool, error) {
+// snapshot records the node's connections now listed in Redis, the ones
+// gone waits for, and returns how many there are.
+func (w *presenceWatch) snapshot() (int, error) {
+	conns, err := w.connections()
+	if err != nil {
+		return 0, err
+	}
+	w.conns = map[string]bool{}
+	for _, cn := range conns {
+		if cn.Node == w.node {
+			w.conns[cn.ID] = true
+		}
+	}
+	return len(w.conns), nil
+}
+
+func (w *presenceWatch) connections() ([]presence.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conns, err := w.redis.Connections(ctx, w.room)
 	if err != nil {
-		return false, fmt.Errorf("read presence from Redis: %w", err)
+		return nil, fmt.Errorf("read presence from Redis: %w", err)
+	}
+	return conns, nil
+}
+
+// gone reports whether Redis lists none of the snapshot's connections and
+// the online list lacks the user. (A restarted hub of the same node ID
+// lists new connections; those are not the dead ones.)
+func (w *presenceWatch) gone() (bool, error) {
+	conns, err := w.connections()
+	if err != nil {
+		return false, err
 	}
 	for _, cn := range conns {
-		if cn.Node == w.node {
+		if w.conns[cn.ID] {
 			return false, nil
 		}
 	}
-	// Joining again on the same connection answers with a fresh online list.
+	online, err := w.online()
+	return !online && err == nil, err
+}
+
+// online reports whether the user is in the room's online list of a join
+// reply; joining again on the same connection answers with a fresh list.
+func (w *presenceWatch) online() (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), replyTimeout)
+	defer cancel()
 	f, err := w.observer.Do(ctx, "join", map[string]any{"room": w.room})
 	if err != nil {
 		return false, err
@@ -161,7 +213,7 @@ func (w *presenceWatch) gone() (bool, error) {
 	if !f.OK || json.Unmarshal(f.Data, &r) != nil {
 		return false, fmt.Errorf("observer join: %s", f.Raw)
 	}
-	return !isOnline(r.Online, w.user), nil
+	return isOnline(r.Online, w.user), nil
 }
 
 // watch polls gone until it holds or deadline passes.

@@ -6,6 +6,8 @@ import (
 
 	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/clustertest"
+	"github.com/pawfect/hub/internal/redistest"
+	"github.com/pawfect/hub/internal/server/servertest"
 )
 
 // outage is how long the restart tests keep a backend down, at least: long
@@ -20,8 +22,10 @@ const outage = 3 * time.Second
 // acknowledged, and then reaches everyone, or refused with unavailable.
 func TestNATSRestart(t *testing.T) {
 	t.Parallel()
+	redistest.URL(t)                       // skip (or fail) before starting anything
+	pgURL := servertest.RequirePostgres(t) // the cluster's store: a fresh schema
 	nats := clustertest.StartNATS(t)
-	c := clustertest.Start(t, clustertest.Options{Hubs: 3, NATSURL: nats.URL, Env: map[string]string{
+	c := clustertest.Start(t, clustertest.Options{Hubs: 3, NATSURL: nats.URL, DatabaseURL: pgURL, Env: map[string]string{
 		"HUB_SEND_RATE": "100000/1s",
 		// No periodic repair: what reaches other hubs after the restart
 		// travelled over NATS (or was repaired when the bus reconnected),
@@ -58,6 +62,8 @@ func TestNATSRestart(t *testing.T) {
 // the history afterwards, and the hubs must recover by themselves.
 func TestPostgresRestart(t *testing.T) {
 	t.Parallel()
+	redistest.URL(t) // skip (or fail) before starting anything
+	servertest.RequireNATS(t)
 	pg := clustertest.StartPostgres(t)
 	c := clustertest.Start(t, clustertest.Options{Hubs: 3, DatabaseURL: pg.URL, Env: map[string]string{"HUB_SEND_RATE": "100000/1s"}})
 	owner := c.API(0).Register(t, "owner")

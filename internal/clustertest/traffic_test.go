@@ -308,8 +308,9 @@ func (p *peer) stream() []chat.Message {
 // check stops the traffic and checks the contract: the stored history is
 // gapless with each client_msg_id once; every acknowledged send is in it;
 // every refusal was unavailable; and every peer received the whole history
-// exactly once, in seq order, across its reconnects.
-func (tr *traffic) check() {
+// exactly once, in seq order, across its reconnects. It returns the
+// history.
+func (tr *traffic) check() []chat.Message {
 	t := tr.t
 	t.Helper()
 	tr.halt()
@@ -352,6 +353,7 @@ func (tr *traffic) check() {
 			s = p.stream()
 			for i, m := range s {
 				if i >= len(hist) || m.Seq != int64(i+1) || m.ID != hist[i].ID {
+					tr.report()
 					t.Fatalf("peer %s, message %d of its stream: got seq %d (%s)%s; want the history's seq %d: a loss, a duplicate or a reordering\n%s",
 						p.name, i, m.Seq, m.ID, hubOf(p, i), i+1, seqs(s))
 				}
@@ -361,6 +363,7 @@ func (tr *traffic) check() {
 	}
 	t.Logf("traffic: %d messages stored, %d acknowledged, %d refused (unavailable) and retried; every peer got all %d in order",
 		len(hist), acked, failed, len(hist))
+	return hist
 }
 
 // report logs each peer's connections and counts, for a failing test.
