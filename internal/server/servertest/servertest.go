@@ -89,13 +89,18 @@ func Start(t testing.TB, o Options) *Hub {
 	return h
 }
 
+// Remote returns a Hub for a hub this process did not start, such as one
+// running as a separate process (internal/clustertest): the HTTP and
+// WebSocket helpers work against url; Server is nil and Stop does nothing.
+func Remote(url string) *Hub { return &Hub{URL: url} }
+
 // Stop drains the hub and waits until it has stopped. It is safe to call
 // more than once.
 func (h *Hub) Stop() {
-	h.t.Helper()
 	if h.cancel == nil {
-		return
+		return // stopped already, or a Remote hub
 	}
+	h.t.Helper()
 	h.cancel()
 	h.cancel = nil
 	select {
