@@ -60,7 +60,7 @@ if [ "${PROFILE:-}" = 1 ]; then
 fi
 GOGC="${LOADGEN_GOGC:-400}" "${pin_lg[@]}" "$bin/loadgen" -hubs "http://127.0.0.1:$port" "${args[@]}" "$@" 2>"$bin/lg.err"
 if [ "${PROFILE:-}" = 1 ]; then
-  wait $prof
+  wait "$prof"
   go tool pprof -top -nodecount=25 "$bin/hub" bench-cpu.prof 2>/dev/null | sed -n '1,35p'
 fi
 if grep -q 'level=ERROR\|level=WARN' "$bin/hub.log"; then
