@@ -6,19 +6,57 @@
 #
 #   scripts/bench.sh fanout   # (a) 1 room, 1,000 receivers, 100 msg/s
 #   scripts/bench.sh idle     # (b) 10,000 idle connections, RSS per connection
+#   scripts/bench.sh cluster  # (c) 3 hubs, 3,000 clients in 300 rooms of 10 at 1 msg/s
+#                             #     each, with admin room inspection load on hub 1
 #   scripts/bench.sh fanout -duration 60s   # extra flags go to loadgen
+#
+# cluster starts its hubs with scripts/cluster.sh on this machine's
+# PostgreSQL, NATS and Redis (database hub_bench, dropped and created anew;
+# ports 18710..18712), unpinned: three hubs and their services share the
+# cores with loadgen. INSPECT_CONC sets the inspection workers (default 8).
 #
 # With PROFILE=1 it also saves a 20 s CPU profile of the hub taken during
 # the measured window to bench-cpu.prof (and prints its top entries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scenario="${1:?usage: scripts/bench.sh fanout|idle [loadgen flags]}"
+scenario="${1:?usage: scripts/bench.sh fanout|idle|cluster [loadgen flags]}"
 shift
 
 bin=$(mktemp -d)
 data=$(mktemp -d)
 go build -o "$bin/hub" ./cmd/hub
 go build -o "$bin/loadgen" ./cmd/loadgen
+
+# run_cluster is the cluster scenario, from start to stop.
+run_cluster() {
+  export CLUSTER_DIR="$bin/cluster" CLUSTER_BASE_PORT="${CLUSTER_BASE_PORT:-18710}" CLUSTER_DB="${CLUSTER_DB:-hub_bench}"
+  export HUB_LOG_LEVEL="${HUB_LOG_LEVEL:-warn}"
+  trap 'scripts/cluster.sh down >/dev/null 2>&1 || true; rm -rf "$bin" "$data"' EXIT
+  scripts/cluster.sh up 3
+  eval "$(scripts/cluster.sh env)"
+  local status=0
+  GOGC="${LOADGEN_GOGC:-400}" "$bin/loadgen" -hubs "$CLUSTER_HUBS" \
+    -scenario rooms -rooms 300 -per-room 10 -rate 1 -duration 60s -warmup 5s \
+    -inspect-hub "${CLUSTER_HUBS%%,*}" -inspect-concurrency "${INSPECT_CONC:-8}" -admin "$CLUSTER_ADMIN" \
+    "$@" 2>"$bin/lg.err" || status=$?
+  if [ "$status" != 0 ]; then
+    echo "--- loadgen failed (status $status):" >&2
+    tail -n 20 "$bin/lg.err" >&2
+  fi
+  local i
+  for i in 1 2 3; do
+    if grep -q 'level=ERROR\|level=WARN' "$CLUSTER_DIR/hub$i.log"; then
+      echo "--- hub$i warnings:"
+      grep 'level=ERROR\|level=WARN' "$CLUSTER_DIR/hub$i.log" | sed 's/^time=[^ ]* //' | sort | uniq -c | sort -rn | head -10
+    fi
+  done
+  scripts/cluster.sh down
+  return "$status"
+}
+if [ "$scenario" = cluster ]; then
+  run_cluster "$@"
+  exit
+fi
 
 port=18700
 debug=18701
@@ -60,7 +98,7 @@ if [ "${PROFILE:-}" = 1 ]; then
 fi
 GOGC="${LOADGEN_GOGC:-400}" "${pin_lg[@]}" "$bin/loadgen" -hubs "http://127.0.0.1:$port" "${args[@]}" "$@" 2>"$bin/lg.err"
 if [ "${PROFILE:-}" = 1 ]; then
-  wait $prof
+  wait "$prof"
   go tool pprof -top -nodecount=25 "$bin/hub" bench-cpu.prof 2>/dev/null | sed -n '1,35p'
 fi
 if grep -q 'level=ERROR\|level=WARN' "$bin/hub.log"; then

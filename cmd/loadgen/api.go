@@ -57,6 +57,19 @@ func (a *api) register(ctx context.Context, base, username, password string) (st
 	return out.Token, nil
 }
 
+// login signs in and returns the token and the account's role.
+func (a *api) login(ctx context.Context, base, username, password string) (token, role string, err error) {
+	var out authReply
+	body := map[string]string{"username": username, "password": password}
+	if err := a.post(ctx, base+"/api/auth/login", "", body, http.StatusOK, &out); err != nil {
+		return "", "", fmt.Errorf("login %s: %w", username, err)
+	}
+	if out.Token == "" {
+		return "", "", fmt.Errorf("login %s: reply has no token", username)
+	}
+	return out.Token, out.User.Role, nil
+}
+
 // guest returns a new guest's token.
 func (a *api) guest(ctx context.Context, base, displayName string) (string, error) {
 	var out authReply

@@ -13,6 +13,17 @@
 //     held; with -hub-pid the hub's resident memory per connection is
 //     reported.
 //
+// Client i talks to hub i mod n of -hubs; the plans number each room's
+// members consecutively, so every room has members (and publishers) on
+// every hub, and the report gives each hub's share.
+//
+// With -inspect-hub (fanout and rooms), -inspect-concurrency workers sign
+// in as the -admin account and keep one request each in flight to the
+// admin room endpoints of PROTOCOL §2 Ops (GET /api/admin/rooms/{id} over
+// the scenario's rooms, and GET /api/admin/rooms every -inspect-list-every
+// requests); the report counts the requests started in the measured
+// window: answers per second, latency, failures by HTTP status.
+//
 // One registered user creates the rooms; every connection is a guest with a
 // token of its own. The hub limits each user to 20 sends per 10 s, so every
 // logical publisher rotates over a pool of connections (distinct users)
@@ -27,6 +38,8 @@
 //
 // Concurrency: each connection has one read goroutine, which owns the
 // connection's receiver state and runs reply callbacks; writes may come from
-// any goroutine (coder/websocket serialises them). Shared counters are
-// atomics or mutex-guarded maps; there is no package-level state.
+// any goroutine (coder/websocket serialises them). Each publisher and each
+// inspection worker is a goroutine of runTraffic, which waits for all of
+// them before it reports. Shared counters are atomics or mutex-guarded
+// maps; there is no package-level state.
 package main

@@ -18,16 +18,24 @@ import (
 )
 
 // fakeHub is just enough of PROTOCOL §2–3 to drive loadgen end to end:
-// register, guest, public rooms, and a WebSocket with join and send, with
-// the per-user send limit. dropEvery > 0 withholds every dropEvery-th
-// message event from the first member of each room.
+// register, guest, login, public rooms, the admin room inspection
+// endpoints, and a WebSocket with join and send, with the per-user send
+// limit. dropEvery > 0 withholds every dropEvery-th message event from the
+// first member of each room. Several httptest servers may share one
+// fakeHub: they are then hubs of one service.
 type fakeHub struct {
 	dropEvery int64
+	// admin:adminPassword signs in as an admin; "plain" with any password
+	// signs in as a user.
+	admin, adminPassword string
+	noAdminAPI           bool // the admin endpoints answer 404, as before they exist
 
-	mu     sync.Mutex // guards everything below
-	nextID int
-	rooms  map[string]*fakeRoom
-	sends  map[string][]time.Time // token → recent sends
+	mu        sync.Mutex // guards everything below
+	nextID    int
+	rooms     map[string]*fakeRoom
+	sends     map[string][]time.Time // token → recent sends
+	inspected map[string]int         // room id → GET /api/admin/rooms/{id} answered
+	listed    int                    // GET /api/admin/rooms answered
 }
 
 type fakeRoom struct {
@@ -36,7 +44,60 @@ type fakeRoom struct {
 }
 
 func newFakeHub() *fakeHub {
-	return &fakeHub{rooms: make(map[string]*fakeRoom), sends: make(map[string][]time.Time)}
+	return &fakeHub{rooms: make(map[string]*fakeRoom), sends: make(map[string][]time.Time), inspected: make(map[string]int)}
+}
+
+func writeJSONStatus(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErrorStatus(w http.ResponseWriter, status int, code string) {
+	writeJSONStatus(w, status, map[string]any{"error": map[string]string{"code": code, "message": code}})
+}
+
+// serveAdmin answers GET /api/admin/rooms and /api/admin/rooms/{id} for an
+// admin token (PROTOCOL §2 Ops; only the fields loadgen reads are real).
+func (h *fakeHub) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	switch {
+	case h.noAdminAPI:
+		writeErrorStatus(w, http.StatusNotFound, "not_found")
+		return
+	case !ok:
+		writeErrorStatus(w, http.StatusUnauthorized, "unauthorized")
+		return
+	case !strings.HasPrefix(token, "admin-"):
+		writeErrorStatus(w, http.StatusForbidden, "forbidden")
+		return
+	case r.Method != http.MethodGet:
+		writeErrorStatus(w, http.StatusMethodNotAllowed, "bad_request")
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r.URL.Path == "/api/admin/rooms" {
+		h.listed++
+		var list []any
+		for id, room := range h.rooms {
+			list = append(list, map[string]any{"room": map[string]any{"id": id, "last_seq": room.seq},
+				"online_users": len(room.members), "connections": len(room.members)})
+		}
+		writeJSONStatus(w, http.StatusOK, map[string]any{"rooms": list})
+		return
+	}
+	id := strings.TrimPrefix(r.URL.Path, "/api/admin/rooms/")
+	room := h.rooms[id]
+	if room == nil {
+		writeErrorStatus(w, http.StatusNotFound, "not_found")
+		return
+	}
+	h.inspected[id]++
+	writeJSONStatus(w, http.StatusOK, map[string]any{
+		"room":   map[string]any{"id": id, "kind": "public", "last_seq": room.seq},
+		"online": []any{}, "call": nil, "streams": []any{}, "messages_last_minute": 0, "last_seq": room.seq,
+	})
 }
 
 func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -44,28 +105,44 @@ func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.nextID++
 	id := h.nextID
 	h.mu.Unlock()
-	writeJSONStatus := func(status int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(v)
+	if r.URL.Path == "/api/admin/rooms" || strings.HasPrefix(r.URL.Path, "/api/admin/rooms/") {
+		h.serveAdmin(w, r)
+		return
 	}
 	switch r.URL.Path {
 	case "/api/auth/register", "/api/auth/guest":
 		role := map[bool]string{true: "user", false: "guest"}[strings.HasSuffix(r.URL.Path, "register")]
-		writeJSONStatus(http.StatusCreated, map[string]any{
+		writeJSONStatus(w, http.StatusCreated, map[string]any{
 			"user":  map[string]string{"id": fmt.Sprintf("u%d", id), "role": role},
+			"token": fmt.Sprintf("%s-%d", role, id),
+		})
+	case "/api/auth/login":
+		var body struct{ Username, Password string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		role := ""
+		switch {
+		case h.admin != "" && body.Username == h.admin && body.Password == h.adminPassword:
+			role = "admin"
+		case body.Username == "plain":
+			role = "user"
+		default:
+			writeErrorStatus(w, http.StatusUnauthorized, "unauthorized")
+			return
+		}
+		writeJSONStatus(w, http.StatusOK, map[string]any{
+			"user":  map[string]string{"id": fmt.Sprintf("u%d", id), "username": body.Username, "role": role},
 			"token": fmt.Sprintf("%s-%d", role, id),
 		})
 	case "/api/rooms":
 		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer user-") {
-			writeJSONStatus(http.StatusForbidden, map[string]any{"error": map[string]string{"code": "forbidden", "message": "guests may not create rooms"}})
+			writeErrorStatus(w, http.StatusForbidden, "forbidden")
 			return
 		}
 		rid := fmt.Sprintf("room%d", id)
 		h.mu.Lock()
 		h.rooms[rid] = &fakeRoom{}
 		h.mu.Unlock()
-		writeJSONStatus(http.StatusCreated, map[string]any{"room": map[string]any{"id": rid, "kind": "public", "last_seq": 0}})
+		writeJSONStatus(w, http.StatusCreated, map[string]any{"room": map[string]any{"id": rid, "kind": "public", "last_seq": 0}})
 	case "/ws":
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || r.Header.Get("Origin") != "" {

@@ -47,23 +47,43 @@ func parseProbe(text string) (sentNanos int64, pub string, n int64, ok bool) {
 	return sentNanos, tail[:i], n, true
 }
 
+// maxHoles bounds the skipped seqs one seqTracker remembers, so a receiver
+// that misses a long run cannot grow without bound. A skipped seq it no
+// longer remembers that arrives late is counted as a duplicate.
+const maxHoles = 4096
+
 // seqTracker checks that the seqs one connection sees in one room rise by
 // exactly one. It is owned by that connection's read goroutine.
 type seqTracker struct {
-	last int64 // highest seq seen (or the room's last_seq at join)
-	gaps int64 // seqs skipped over
-	dups int64 // seqs seen again, or arriving after a higher one
+	last  int64              // highest seq seen (or the room's last_seq at join)
+	gaps  int64              // seqs skipped over and not seen since
+	late  int64              // skipped seqs that arrived after a higher one: out of order
+	dups  int64              // seqs seen again
+	holes map[int64]struct{} // skipped seqs not seen yet (at most maxHoles); nil until the first gap
 }
 
-// observe records seq and reports whether it is new (greater than every seq
-// seen so far). A jump counts the skipped seqs as gaps; a seq at or below
-// the highest seen counts as a duplicate.
+// observe records seq and reports whether it is new (not seen before). A
+// jump counts the skipped seqs as gaps; a skipped seq arriving later is new
+// but out of order (it leaves the gaps and counts as late); any other seq
+// at or below the highest seen is a duplicate.
 func (t *seqTracker) observe(seq int64) (fresh bool) {
 	switch {
 	case seq == t.last+1:
 	case seq > t.last+1:
 		t.gaps += seq - t.last - 1
+		for s := t.last + 1; s < seq && len(t.holes) < maxHoles; s++ {
+			if t.holes == nil {
+				t.holes = make(map[int64]struct{})
+			}
+			t.holes[s] = struct{}{}
+		}
 	default:
+		if _, ok := t.holes[seq]; ok {
+			delete(t.holes, seq)
+			t.gaps--
+			t.late++
+			return true
+		}
 		t.dups++
 		return false
 	}

@@ -37,16 +37,21 @@ func TestSeqTracker(t *testing.T) {
 		seqs      []int64
 		fresh     int
 		gaps      int64
+		late      int64
 		dups      int64
 		wantFinal int64
 	}{
-		{"in order", 0, []int64{1, 2, 3, 4}, 4, 0, 0, 4},
-		{"from join baseline", 10, []int64{11, 12}, 2, 0, 0, 12},
-		{"missing first after join", 10, []int64{12, 13}, 2, 1, 0, 13},
-		{"gap", 0, []int64{1, 2, 5, 6}, 4, 2, 0, 6},
-		{"duplicate", 0, []int64{1, 2, 2, 3}, 3, 0, 1, 3},
-		{"late arrival", 0, []int64{1, 3, 2, 4}, 3, 1, 1, 4},
-		{"replay", 0, []int64{1, 2, 3, 1, 2, 3}, 3, 0, 3, 3},
+		{"in order", 0, []int64{1, 2, 3, 4}, 4, 0, 0, 0, 4},
+		{"from join baseline", 10, []int64{11, 12}, 2, 0, 0, 0, 12},
+		{"missing first after join", 10, []int64{12, 13}, 2, 1, 0, 0, 13},
+		{"gap", 0, []int64{1, 2, 5, 6}, 4, 2, 0, 0, 6},
+		{"duplicate", 0, []int64{1, 2, 2, 3}, 3, 0, 0, 1, 3},
+		{"late arrival", 0, []int64{1, 3, 2, 4}, 4, 0, 1, 0, 4},
+		{"late arrival fills one of two holes", 0, []int64{1, 4, 2}, 3, 1, 1, 0, 4},
+		{"late arrival twice", 0, []int64{1, 3, 2, 2}, 3, 0, 1, 1, 3},
+		{"at or below the join baseline", 10, []int64{9, 10, 11}, 1, 0, 0, 2, 11},
+		{"replay", 0, []int64{1, 2, 3, 1, 2, 3}, 3, 0, 0, 3, 3},
+		{"holes beyond the bound", 0, []int64{maxHoles + 2, 1, maxHoles + 1}, 2, maxHoles, 1, 1, maxHoles + 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -57,9 +62,12 @@ func TestSeqTracker(t *testing.T) {
 					fresh++
 				}
 			}
-			if fresh != c.fresh || tr.gaps != c.gaps || tr.dups != c.dups || tr.last != c.wantFinal {
-				t.Errorf("got fresh %d gaps %d dups %d last %d, want %d %d %d %d",
-					fresh, tr.gaps, tr.dups, tr.last, c.fresh, c.gaps, c.dups, c.wantFinal)
+			if fresh != c.fresh || tr.gaps != c.gaps || tr.late != c.late || tr.dups != c.dups || tr.last != c.wantFinal {
+				t.Errorf("got fresh %d gaps %d late %d dups %d last %d, want %d %d %d %d %d",
+					fresh, tr.gaps, tr.late, tr.dups, tr.last, c.fresh, c.gaps, c.late, c.dups, c.wantFinal)
+			}
+			if len(tr.holes) > maxHoles {
+				t.Errorf("%d holes remembered, want at most %d", len(tr.holes), maxHoles)
 			}
 		})
 	}

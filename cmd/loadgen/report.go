@@ -25,6 +25,10 @@ type Result struct {
 	Latency  *Latency       `json:"latency_ms,omitempty"`  // send → message event at a receiver
 	AckTime  *Latency       `json:"send_ack_ms,omitempty"` // send → ok reply at the sender
 	Idle     *IdleResult    `json:"idle,omitempty"`
+	Inspect  *InspectResult `json:"inspect,omitempty"`
+
+	// PerHub is how the connections were spread over -hubs, in its order.
+	PerHub []HubCount `json:"per_hub"`
 
 	Disconnects       int64            `json:"disconnects"` // connections the hub ended
 	DisconnectsByCode map[string]int64 `json:"disconnects_by_close_code,omitempty"`
@@ -47,15 +51,18 @@ type MessageCounts struct {
 
 // EventCounts compare message events received with those owed:
 // Expected = acked window messages × receivers of their room. Lost is the
-// shortfall of Delivered (first sightings); Gaps and Duplicated come from
-// each receiver's seq check over the whole run; Extra counts deliveries
-// beyond Expected (e.g. a send whose reply never came but was stored).
+// shortfall of Delivered (first sightings); Gaps (seqs skipped and never
+// seen), OutOfOrder (seen after a higher seq) and Duplicated (seen again)
+// come from each receiver's seq check over the whole run; Extra counts
+// deliveries beyond Expected (e.g. a send whose reply never came but was
+// stored).
 type EventCounts struct {
 	Expected   int64   `json:"expected"`
 	Delivered  int64   `json:"delivered"`
 	Lost       int64   `json:"lost"`
 	Extra      int64   `json:"extra"`
 	Gaps       int64   `json:"seq_gaps"`
+	OutOfOrder int64   `json:"out_of_order"`
 	Duplicated int64   `json:"duplicated"`
 	Foreign    int64   `json:"foreign"`
 	PerSecond  float64 `json:"delivered_per_s"`
@@ -85,6 +92,33 @@ func latencyOf(h *Histogram) *Latency {
 	}
 }
 
+// HubCount is one hub's share of the connections.
+type HubCount struct {
+	URL     string `json:"url"`
+	Clients int    `json:"clients"`
+	Dropped int64  `json:"dropped"` // connections to it the hub ended
+}
+
+// InspectResult is the admin room inspection load on one hub.
+type InspectResult struct {
+	Hub       string          `json:"hub"`
+	Workers   int             `json:"workers"`
+	ListEvery int             `json:"list_every,omitempty"`
+	Detail    *EndpointResult `json:"detail"`
+	List      *EndpointResult `json:"list,omitempty"`
+}
+
+// EndpointResult counts the requests to one endpoint started in the
+// measured window. Latency covers the OK answers only.
+type EndpointResult struct {
+	Path     string           `json:"path"`
+	Requests int64            `json:"requests"`
+	OK       int64            `json:"ok"`
+	OKPerSec float64          `json:"ok_per_s"`
+	Latency  *Latency         `json:"latency_ms,omitempty"`
+	Errors   map[string]int64 `json:"errors,omitempty"` // HTTP status, "transport" or "bad_body" → count
+}
+
 // IdleResult is the idle scenario's memory reading.
 type IdleResult struct {
 	Target          int     `json:"target_conns"`
@@ -109,14 +143,19 @@ func writeText(w io.Writer, r *Result) {
 		p("clients    %d (%d receivers, %d publishing), rooms %d, %g msg/s per room",
 			r.Clients, r.Receivers, r.PublisherConns, r.Rooms, r.RatePerRoom)
 	}
+	if len(r.PerHub) > 1 {
+		for _, h := range r.PerHub {
+			p("  hub      %s: %d clients, %d dropped", h.URL, h.Clients, h.Dropped)
+		}
+	}
 	p("duration   %v measured after %v warmup", secs(r.DurationSeconds), secs(r.WarmupSeconds))
 	if m := r.Messages; m != nil {
 		p("messages   sent %d (%.1f/s, target %g/s)  acked %d  failed %d  (rate_limited %d%s)  [warmup: sent %d, failed %d]",
 			m.Sent, m.SentPerSec, m.TargetPerSec, m.Acked, m.Failed, m.RateLimited, codes(m.FailedByCode), m.WarmupSent, m.WarmupFailed)
 	}
 	if e := r.Events; e != nil {
-		p("events     expected %d  delivered %d  lost %d  duplicated %d  seq gaps %d  extra %d",
-			e.Expected, e.Delivered, e.Lost, e.Duplicated, e.Gaps, e.Extra)
+		p("events     expected %d  delivered %d  lost %d  duplicated %d  out of order %d  seq gaps %d  extra %d",
+			e.Expected, e.Delivered, e.Lost, e.Duplicated, e.OutOfOrder, e.Gaps, e.Extra)
 		p("throughput %.0f delivered events/s", e.PerSecond)
 	}
 	if l := r.Latency; l != nil {
@@ -126,6 +165,22 @@ func writeText(w io.Writer, r *Result) {
 	if l := r.AckTime; l != nil {
 		p("send ack   p50 %.3f  p90 %.3f  p99 %.3f  p999 %.3f  max %.3f ms  (%d samples)",
 			l.P50, l.P90, l.P99, l.P999, l.Max, l.Samples)
+	}
+	if in := r.Inspect; in != nil {
+		p("inspect    %s, %d workers", in.Hub, in.Workers)
+		for _, ep := range []*EndpointResult{in.Detail, in.List} {
+			if ep == nil {
+				continue
+			}
+			line := fmt.Sprintf("  GET %-21s %d requests, %d ok (%.1f/s)", ep.Path, ep.Requests, ep.OK, ep.OKPerSec)
+			if l := ep.Latency; l != nil {
+				line += fmt.Sprintf("  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f ms", l.P50, l.P90, l.P99, l.Max)
+			}
+			if len(ep.Errors) > 0 {
+				line += "  errors" + strings.TrimPrefix(codes(ep.Errors), ",")
+			}
+			p("%s", line)
+		}
 	}
 	if i := r.Idle; i != nil {
 		p("held       %d of %d connections", i.Held, i.Target)

@@ -94,6 +94,7 @@ func runIdle(ctx context.Context, e *env) (*Result, error) {
 		Scenario: cfg.scenario, Hubs: cfg.hubs, Clients: cfg.conns, Rooms: nRooms,
 		WarmupSeconds: cfg.warmup.Seconds(), DurationSeconds: cfg.duration.Seconds(),
 		Idle:        idle,
+		PerHub:      e.perHub(clients),
 		Disconnects: e.drops.total.Load(), DisconnectsByCode: e.drops.snapshot(),
 		LoadgenRSSKiB: selfAfter,
 	}, nil

@@ -40,13 +40,19 @@ func runTraffic(ctx context.Context, e *env, plan trafficPlan) (*Result, error) 
 	if err != nil {
 		return nil, fmt.Errorf("set-up: %w", err)
 	}
+	win := &window{}
+	var insp *inspector
+	if cfg.inspectHub != "" { // before the many guest tokens: a bad -admin fails at once
+		if insp, err = newInspector(setupCtx, e, roomIDs, win); err != nil {
+			return nil, fmt.Errorf("set-up: %w", err)
+		}
+	}
 	n := len(plan.joins)
 	tokens, err := e.guestTokens(setupCtx, n)
 	if err != nil {
 		return nil, fmt.Errorf("set-up: %w", err)
 	}
 
-	win := &window{}
 	shards := make([]Histogram, max(2, runtime.GOMAXPROCS(0))) // spread atomic contention
 	rooms := make([]*roomRun, plan.rooms)
 	for i, id := range roomIDs {
@@ -104,6 +110,11 @@ func runTraffic(ctx context.Context, e *env, plan trafficPlan) (*Result, error) 
 	e.log.Info("publishing", "publishers", len(pubs), "sending_conns", len(senders),
 		"warmup", cfg.warmup, "duration", cfg.duration)
 	pubCtx, stopPubs := context.WithDeadline(ctx, end)
+	if insp != nil {
+		// Inspection runs through the warm-up too, so the window measures
+		// it in a steady state; only requests started in the window count.
+		insp.start(ctx, end)
+	}
 	var wg sync.WaitGroup
 	for _, p := range pubs {
 		wg.Add(1)
@@ -128,6 +139,9 @@ func runTraffic(ctx context.Context, e *env, plan trafficPlan) (*Result, error) 
 	tick.Stop()
 	wg.Wait()
 	stopPubs()
+	if insp != nil {
+		insp.wait() // the last requests of the window run to their answers
+	}
 
 	// Drain: replies and events still in flight.
 	drainEnd := time.Now().Add(cfg.drain)
@@ -146,7 +160,10 @@ func runTraffic(ctx context.Context, e *env, plan trafficPlan) (*Result, error) 
 		PublisherConns: len(senders), RatePerRoom: cfg.rate,
 		WarmupSeconds: cfg.warmup.Seconds(), DurationSeconds: cfg.duration.Seconds(),
 		Disconnects: e.drops.total.Load(), DisconnectsByCode: e.drops.snapshot(),
-		LoadgenRSSKiB: rss,
+		LoadgenRSSKiB: rss, PerHub: e.perHub(clients),
+	}
+	if insp != nil {
+		res.Inspect = insp.result(cfg.duration)
 	}
 	st.mu.Lock()
 	res.Messages = &MessageCounts{
@@ -173,6 +190,7 @@ func runTraffic(ctx context.Context, e *env, plan trafficPlan) (*Result, error) 
 		res.Receivers++
 		ev.Delivered += r.delivered.Load()
 		ev.Gaps += r.seq.gaps
+		ev.OutOfOrder += r.seq.late
 		ev.Duplicated += r.seq.dups
 		ev.Foreign += r.foreign
 	}

@@ -55,14 +55,42 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// hub is the base URL for client i: round-robin over -hubs.
-func (e *env) hub(i int) string { return e.cfg.hubs[i%len(e.cfg.hubs)] }
+// hub is the base URL for client i.
+func (e *env) hub(i int) string { return e.cfg.hubs[hubFor(i, len(e.cfg.hubs))] }
+
+// hubFor is the index of client i's hub among n: round robin by client
+// index. The plans number each room's members consecutively, so a room's
+// members are spread over the hubs too (at most one apart), and so are its
+// publishers.
+func hubFor(i, n int) int { return i % n }
+
+// perHub counts the open clients of each hub, in -hubs order, with the
+// connections each hub dropped.
+func (e *env) perHub(clients []*client) []HubCount {
+	out := make([]HubCount, len(e.cfg.hubs))
+	at := make(map[string]int, len(out))
+	for i, h := range e.cfg.hubs {
+		out[i].URL = h
+		at[h] = i
+	}
+	for _, c := range clients {
+		if c != nil {
+			out[at[c.hub]].Clients++
+		}
+	}
+	drops := e.drops.snapshotHubs()
+	for i := range out {
+		out[i].Dropped = drops[out[i].URL]
+	}
+	return out
+}
 
 // dropStats counts connections the hub ended before loadgen closed them.
 type dropStats struct {
 	total  atomic.Int64
-	mu     sync.Mutex       // guards byCode
+	mu     sync.Mutex       // guards byCode, byHub
 	byCode map[string]int64 // close status → count
+	byHub  map[string]int64 // hub base URL → count
 }
 
 func (d *dropStats) add(c *client, err error, log *slog.Logger) {
@@ -71,12 +99,24 @@ func (d *dropStats) add(c *client, err error, log *slog.Logger) {
 	d.mu.Lock()
 	if d.byCode == nil {
 		d.byCode = make(map[string]int64)
+		d.byHub = make(map[string]int64)
 	}
 	d.byCode[code]++
+	d.byHub[c.hub]++
 	d.mu.Unlock()
 	if n <= 5 {
 		log.Warn("hub ended a connection", "client", c.idx, "hub", c.hub, "close", code, "err", err)
 	}
+}
+
+func (d *dropStats) snapshotHubs() map[string]int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]int64, len(d.byHub))
+	for k, v := range d.byHub {
+		out[k] = v
+	}
+	return out
 }
 
 func (d *dropStats) snapshot() map[string]int64 {
