@@ -27,7 +27,8 @@ const presenceGrace = 2 * time.Second
 // peers spread over all three. The killed hub's peers reconnect to another
 // hub and recover with join since; every peer must end up with every
 // stored message exactly once, in order, and every acknowledged send must
-// be stored. The killed hub's presence entries must vanish within 30 s.
+// be stored. The killed hub's presence entries must vanish within 30 s,
+// and its users who do not come back are announced offline once.
 func TestKillHub(t *testing.T) {
 	t.Parallel()
 	const victim = 2
@@ -84,6 +85,12 @@ func TestKillHub(t *testing.T) {
 		}
 	}
 
+	// While it stays dead, the surviving hubs find it lost (about 6 s
+	// without a heartbeat) and reap it: the lurker is announced offline
+	// long before the 30 s presence TTL.
+	eventually(t, 20*time.Second, "the lurker announced offline", func() bool { return w.offlineEvents() > 0 })
+	t.Logf("the lurker announced offline %v after SIGKILL", since(killedAt))
+
 	// The killed hub comes back on its address and serves the room as it
 	// is now; stopped gracefully, it moves its clients away with 1001.
 	c.Restart(t, victim)
@@ -105,6 +112,28 @@ func TestKillHub(t *testing.T) {
 		t.Fatalf("the killed hub's presence entries still listed %v after SIGKILL; want gone within %v", presenceBound+presenceGrace, presenceBound)
 	}
 	t.Logf("the killed hub's presence entries gone %v after SIGKILL", res.goneAt.Sub(killedAt).Round(100*time.Millisecond))
+
+	// Exactly once, although two hubs survived to announce it and the
+	// restarted one cleared its previous run's entries too.
+	if n := w.offlineEvents(); n != 1 {
+		t.Errorf("offline events for the lurker at the observer: got %d, want 1", n)
+	}
+}
+
+// offlineEvents counts the observer's presence events saying the watched
+// user went offline.
+func (w *presenceWatch) offlineEvents() int {
+	n := 0
+	for _, f := range w.observer.Frames() {
+		if f.Type != chat.EventPresence {
+			continue
+		}
+		var ev chat.PresenceEvent
+		if json.Unmarshal(f.Raw, &ev) == nil && ev.User.ID == w.user && ev.State == chat.StateOffline {
+			n++
+		}
+	}
+	return n
 }
 
 func since(t0 time.Time) time.Duration { return time.Since(t0).Round(100 * time.Millisecond) }

@@ -2,6 +2,7 @@ package clustertest_test
 
 import (
 	"fmt"
+	"net/http"
 	"testing"
 
 	"github.com/pawfect/hub/internal/chat"
@@ -123,6 +124,47 @@ func TestThreeHubs(t *testing.T) {
 				if ev.User.ID != users[2].User.ID || ev.Active != active || ev.Room != room.ID {
 					t.Fatalf("member on hub%d: got typing %+v, want carol (hub2) active=%v in %s", i, ev, active, room.ID)
 				}
+			}
+		}
+	})
+
+	t.Run("inspection", func(t *testing.T) {
+		// Any hub's room inspection lists the connections on all three,
+		// each on the node that holds it; the room list agrees.
+		var login struct{ Token string }
+		api[2].JSON(t, "POST", "/api/auth/login", "", map[string]string{
+			"username": clustertest.AdminName, "password": clustertest.AdminPassword,
+		}, http.StatusOK, &login)
+		want := map[string]string{} // user ID → node of their one connection
+		for i, u := range users {
+			want[u.User.ID] = c.Hub(i).NodeID
+		}
+		for i, h := range api {
+			var d chat.RoomDetail
+			servertest.Eventually(t, fmt.Sprintf("hub%d to list exactly the members' connections", i), func() bool {
+				h.JSON(t, "GET", "/api/admin/rooms/"+room.ID, login.Token, nil, http.StatusOK, &d)
+				return len(d.Online) == len(users) // visitors of other subtests have left
+			})
+			for _, ou := range d.Online {
+				if len(ou.Connections) != 1 || ou.Connections[0].Node != want[ou.User.ID] {
+					t.Errorf("hub%d: %s's connections %+v, want one on %s", i, ou.User.Username, ou.Connections, want[ou.User.ID])
+				}
+			}
+			if len(d.Nodes) != 3 {
+				t.Errorf("hub%d: nodes %+v, want all three", i, d.Nodes)
+			}
+			for _, n := range d.Nodes {
+				if n.Status != chat.NodeOK {
+					t.Errorf("hub%d: node %s is %s, want ok", i, n.Node, n.Status)
+				}
+			}
+			if d.LastSeq == 0 || d.LastSeq != d.Room.LastSeq {
+				t.Errorf("hub%d: last_seq %d (room %d), want the room's, above 0", i, d.LastSeq, d.Room.LastSeq)
+			}
+			var list struct{ Rooms []chat.RoomStats }
+			h.JSON(t, "GET", "/api/admin/rooms", login.Token, nil, http.StatusOK, &list)
+			if len(list.Rooms) == 0 || list.Rooms[0].Room.ID != room.ID || list.Rooms[0].Connections != 3 || list.Rooms[0].OnlineUsers != 3 {
+				t.Errorf("hub%d: room list %+v, want %s first with 3 users on 3 connections", i, list.Rooms, room.ID)
 			}
 		}
 	})

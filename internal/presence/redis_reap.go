@@ -73,6 +73,19 @@ func (r *Redis) Reap(ctx context.Context, node string) ([]Departure, error) {
 	if node == "" || node == r.node {
 		return nil, nil
 	}
+	return r.reap(ctx, node)
+}
+
+// ReapPrevious is Reap of this node's own ID, for a hub restarted under
+// the same HUB_NODE_ID after a crash: the others saw it come back within
+// seconds and never found it lost, so its previous run's connections
+// linger until it clears them. Call it before the first Join: it removes
+// every entry of this node ID.
+func (r *Redis) ReapPrevious(ctx context.Context) ([]Departure, error) {
+	return r.reap(ctx, r.node)
+}
+
+func (r *Redis) reap(ctx context.Context, node string) ([]Departure, error) {
 	key := nodeKey(r.prefix, node)
 	rooms, err := r.client.SMembers(ctx, key).Result()
 	if err != nil {

@@ -79,3 +79,24 @@ func TestRedisReapLostNode(t *testing.T) {
 		t.Fatalf("after reaping itself: got %q, want node-a's 2 connections kept", conns)
 	}
 }
+
+func TestRedisReapPrevious(t *testing.T) {
+	client, prefix := redistest.Client(t, "prtest")
+	ctx := context.Background()
+	before := newRedis(t, client, prefix, "node-x")
+	other := newRedis(t, client, prefix, "node-o")
+	join(t, before, "r", "u1", "c1")
+	join(t, other, "r", "u2", "c2")
+	before.Close() // crashed, and restarted at once under the same node ID
+	after := newRedis(t, client, prefix, "node-x")
+	ds, err := after.ReapPrevious(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := departures(ds); !slices.Equal(got, []string{"r/u1"}) {
+		t.Fatalf("departures: got %q, want [r/u1]", got)
+	}
+	if conns, _ := state(t, other, "r"); !slices.Equal(conns, []string{"node-o/u2/c2"}) {
+		t.Fatalf("after ReapPrevious: got %q, want only node-o's connection", conns)
+	}
+}

@@ -89,9 +89,12 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger, hooks bus
 type presenceLimits struct {
 	presence rooms.Presence
 	reap     reaper // nil when presence is in-process: it dies with its hub
-	limiter  limiter
-	ping     func(ctx context.Context) error
-	close    func() // safe to call more than once
+	// reapPrevious clears what a previous run under this node ID left;
+	// nil when presence is in-process.
+	reapPrevious func(ctx context.Context) ([]presence.Departure, error)
+	limiter      limiter
+	ping         func(ctx context.Context) error
+	close        func() // safe to call more than once
 }
 
 // reaper removes a lost hub's presence entries, returning who went
@@ -146,10 +149,11 @@ func presenceAndLimits(ctx context.Context, cfg config.Config, log *slog.Logger)
 	log.Info("presence and rate limits: Redis", "url", redact(cfg.RedisURL), "prefix", prefix,
 		"presence_ttl", presence.DefaultTTL)
 	return &presenceLimits{
-		presence: pres,
-		reap:     pres.Reap,
-		limiter:  ratelimit.NewRedis(client, prefix),
-		ping:     func(ctx context.Context) error { return client.Ping(ctx).Err() },
+		presence:     pres,
+		reap:         pres.Reap,
+		reapPrevious: pres.ReapPrevious,
+		limiter:      ratelimit.NewRedis(client, prefix),
+		ping:         func(ctx context.Context) error { return client.Ping(ctx).Err() },
 		close: sync.OnceFunc(func() {
 			pres.Close() // the heartbeat first: it uses the client
 			if err := client.Close(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/pawfect/hub/internal/bus"
 	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/cluster"
+	"github.com/pawfect/hub/internal/presence"
 	"github.com/pawfect/hub/internal/rooms"
 	"github.com/pawfect/hub/internal/signaling"
 )
@@ -56,6 +57,17 @@ func toClusterConns(in []rooms.LocalConn) []cluster.Conn {
 	return out
 }
 
+// reapPrevious announces offline the users of this node ID's previous run,
+// when it crashed and this run started before the others found it lost.
+// It runs before the gateway accepts anyone.
+func (s *Server) reapPrevious(ctx context.Context) {
+	if s.limits.reapPrevious == nil {
+		return
+	}
+	gone, err := s.limits.reapPrevious(ctx)
+	s.announceDepartures(ctx, s.cfg.NodeID+" (previous run)", gone, err)
+}
+
 // onNodeLost removes a crashed hub's connections from presence and
 // announces its users offline where it held their last connection. Every
 // surviving hub runs it; the reaping gives each departure to one of them.
@@ -64,6 +76,10 @@ func (s *Server) onNodeLost(ctx context.Context, node string) {
 		return
 	}
 	gone, err := s.limits.reap(ctx, node)
+	s.announceDepartures(ctx, node, gone, err)
+}
+
+func (s *Server) announceDepartures(ctx context.Context, node string, gone []presence.Departure, err error) {
 	if err != nil {
 		// What was not reaped expires with the presence TTL, unannounced.
 		s.log.WarnContext(ctx, "reap a lost hub's presence", "lost", node, "err", err)

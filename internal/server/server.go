@@ -125,6 +125,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		Limiter: limits, Metrics: s.metrics, Logger: log,
 	})
 	svc.Store(s.rooms)
+	s.reapPrevious(ctx)
 	if s.webhooks, err = startWebhooks(cfg, s.store, log); err != nil {
 		return nil, err
 	}
