@@ -77,6 +77,8 @@ type Bus struct {
 	closed    chan struct{} // closed by nats.go's ClosedHandler
 	closedOne sync.Once     // guards closing closed
 	closeOnce sync.Once     // makes Close idempotent
+
+	gather gatherMux // the replies of every Gather, on one subscription
 }
 
 // Open connects to NATS (or starts an embedded server) and returns the Bus.

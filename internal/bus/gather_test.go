@@ -2,8 +2,10 @@ package bus
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -55,6 +57,27 @@ func TestGather(t *testing.T) {
 		if n != 2 {
 			t.Fatalf("got %d replies, want 2 (the silent node sends none)", n)
 		}
+	})
+
+	t.Run("concurrent gathers get their own replies", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				q := fmt.Sprintf("q%d", i)
+				var got []string
+				err := asker.Gather(context.Background(), asker.Nodes(), []byte(q), func(r []byte) bool {
+					got = append(got, string(r))
+					return len(got) < 2
+				})
+				slices.Sort(got)
+				if want := []string{"n1:" + q, "n2:" + q}; err != nil || !slices.Equal(got, want) {
+					t.Errorf("gather %s: got %q, %v; want %q", q, got, err, want)
+				}
+			}()
+		}
+		wg.Wait()
 	})
 
 	t.Run("bad subject", func(t *testing.T) {
