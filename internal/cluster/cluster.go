@@ -57,7 +57,7 @@ type Local interface {
 type Store interface {
 	Room(ctx context.Context, id string) (chat.Room, error)
 	ActiveRooms(ctx context.Context, activeSince, countSince time.Time) ([]chat.RoomActivity, error)
-	MessagesSince(ctx context.Context, roomID string, since time.Time) (int64, error)
+	RoomActivity(ctx context.Context, roomID string, countSince time.Time) (chat.RoomActivity, error)
 }
 
 // Options configure a Service.

@@ -20,18 +20,26 @@ const (
 // Room is the operators' view of one room across every node. An unknown
 // room is chat.CodeNotFound.
 func (s *Service) Room(ctx context.Context, roomID string) (chat.RoomDetail, error) {
-	room, err := s.store.Room(ctx, roomID)
-	if errors.Is(err, chat.ErrNotFound) {
+	// The store and the other nodes are asked at once: an answer takes the
+	// longer of the two, not their sum.
+	type stored struct {
+		a   chat.RoomActivity
+		err error
+	}
+	fromStore := make(chan stored, 1)
+	go func() {
+		a, err := s.store.RoomActivity(ctx, roomID, s.opts.Now().Add(-countWindow))
+		fromStore <- stored{a, err}
+	}()
+	answers, nodes := s.ask(ctx, question{Op: opRoom, Room: roomID}, never)
+	st := <-fromStore
+	if errors.Is(st.err, chat.ErrNotFound) {
 		return chat.RoomDetail{}, chat.Errorf(chat.CodeNotFound, "no such room")
 	}
-	if err != nil {
-		return chat.RoomDetail{}, fmt.Errorf("cluster: room: %w", err)
+	if st.err != nil {
+		return chat.RoomDetail{}, fmt.Errorf("cluster: room: %w", st.err)
 	}
-	n, err := s.store.MessagesSince(ctx, roomID, s.opts.Now().Add(-countWindow))
-	if err != nil {
-		return chat.RoomDetail{}, fmt.Errorf("cluster: room: %w", err)
-	}
-	answers, nodes := s.ask(ctx, question{Op: opRoom, Room: roomID}, never)
+	room, n := st.a.Room, st.a.MessagesSince
 	byUser := make(map[string]*chat.OnlineUser)
 	for _, a := range answers {
 		for _, c := range a.Conns {

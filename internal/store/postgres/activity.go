@@ -37,13 +37,17 @@ func (db *DB) ActiveRooms(ctx context.Context, activeSince, countSince time.Time
 	return out, nil
 }
 
-// MessagesSince counts the messages stored in a room at or after since.
-func (db *DB) MessagesSince(ctx context.Context, roomID string, since time.Time) (int64, error) {
-	var n int64
-	err := db.pool.QueryRow(ctx,
-		`SELECT count(*) FROM messages WHERE room_id = $1 AND created_at >= $2`, roomID, since).Scan(&n)
+// RoomActivity returns a room with its count of messages stored at or
+// after countSince, in one query; chat.ErrNotFound if there is no room.
+func (db *DB) RoomActivity(ctx context.Context, roomID string, countSince time.Time) (chat.RoomActivity, error) {
+	var a chat.RoomActivity
+	var err error
+	a.Room, err = scanRoom(db.pool.QueryRow(ctx, `
+		SELECT `+roomCols+`,
+		       (SELECT count(*) FROM messages c WHERE c.room_id = r.id AND c.created_at >= $1)
+		FROM rooms r WHERE r.id = $2`, countSince, roomID), &a.MessagesSince)
 	if err != nil {
-		return 0, wrap("messages since", err)
+		return chat.RoomActivity{}, wrap("room activity", err)
 	}
-	return n, nil
+	return a, nil
 }

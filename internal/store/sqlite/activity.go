@@ -37,13 +37,17 @@ func (db *DB) ActiveRooms(ctx context.Context, activeSince, countSince time.Time
 	return out, nil
 }
 
-// MessagesSince counts the messages stored in a room at or after since.
-func (db *DB) MessagesSince(ctx context.Context, roomID string, since time.Time) (int64, error) {
-	var n int64
-	err := db.r.QueryRowContext(ctx,
-		`SELECT count(*) FROM messages WHERE room_id = ? AND created_at >= ?`, roomID, micros(since)).Scan(&n)
+// RoomActivity returns a room with its count of messages stored at or
+// after countSince, in one query; chat.ErrNotFound if there is no room.
+func (db *DB) RoomActivity(ctx context.Context, roomID string, countSince time.Time) (chat.RoomActivity, error) {
+	var a chat.RoomActivity
+	var err error
+	a.Room, err = scanRoom(db.r.QueryRowContext(ctx, `
+		SELECT `+roomCols+`,
+		       (SELECT count(*) FROM messages c WHERE c.room_id = r.id AND c.created_at >= ?)
+		FROM rooms r WHERE r.id = ?`, micros(countSince), roomID), &a.MessagesSince)
 	if err != nil {
-		return 0, wrap("messages since", err)
+		return chat.RoomActivity{}, wrap("room activity", err)
 	}
-	return n, nil
+	return a, nil
 }

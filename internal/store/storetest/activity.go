@@ -50,15 +50,19 @@ var activityTests = []storeTest{
 			{busy.ID, first[2], 3},
 			{old.ID, first[0], 0},
 			{quiet.ID, first[0], 0},
-			{"no-such-room", first[0], 0},
 		}
 		for _, tt := range tests {
-			n, err := s.MessagesSince(f.ctx(), tt.room, tt.since.CreatedAt)
-			wantErr(t, "MessagesSince", err, nil)
-			if n != tt.want {
-				t.Errorf("MessagesSince(%s, seq %d's time): got %d, want %d", tt.room, tt.since.Seq, n, tt.want)
+			a, err := s.RoomActivity(f.ctx(), tt.room, tt.since.CreatedAt)
+			wantErr(t, "RoomActivity", err, nil)
+			if a.Room.ID != tt.room || a.MessagesSince != tt.want {
+				t.Errorf("RoomActivity(%s, seq %d's time): got room %s with %d, want %d", tt.room, tt.since.Seq, a.Room.ID, a.MessagesSince, tt.want)
 			}
 		}
+		if a, err := s.RoomActivity(f.ctx(), busy.ID, first[0].CreatedAt); err == nil && a.Room.LastSeq != 5 {
+			t.Errorf("RoomActivity last_seq: got %d, want 5", a.Room.LastSeq)
+		}
+		_, err = s.RoomActivity(f.ctx(), "no-such-room", first[0].CreatedAt)
+		wantErr(t, "RoomActivity(unknown room)", err, chat.ErrNotFound)
 	}},
 	{"ActiveRoomsEmpty", func(t *testing.T, s Store) {
 		f := newFixture(t, s)

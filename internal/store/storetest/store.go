@@ -123,7 +123,7 @@ type ActivityStore interface {
 	// after activeSince, by room ID, each with the number of its messages
 	// stored at or after countSince.
 	ActiveRooms(ctx context.Context, activeSince, countSince time.Time) ([]chat.RoomActivity, error)
-	// MessagesSince counts a room's messages stored at or after since; 0
-	// for an unknown room.
-	MessagesSince(ctx context.Context, roomID string, since time.Time) (int64, error)
+	// RoomActivity returns one room with the number of its messages stored
+	// at or after countSince; chat.ErrNotFound if there is no such room.
+	RoomActivity(ctx context.Context, roomID string, countSince time.Time) (chat.RoomActivity, error)
 }
