@@ -1,6 +1,9 @@
 // Package rest serves the hub's JSON HTTP API under /api/ (PROTOCOL §2):
-// accounts and tokens, bots, rooms, membership, history and posting, and
-// the admin's webhooks (PROTOCOL §7).
+// accounts and tokens, bots, rooms, membership, history and posting, the
+// admin's room inspection and disconnects (PROTOCOL §2 Ops, through an
+// Inspector that answers for every hub) and webhooks (PROTOCOL §7). Every
+// admin endpoint goes through adminOnly: 401 without a valid token, 403
+// for any role but admin.
 //
 // Handlers are thin: they decode and validate the request shape, call the
 // auth or rooms service, and write the reply. Every error leaves through

@@ -194,16 +194,36 @@ func TestAdminInspectionAcrossHubs(t *testing.T) {
 	})
 }
 
+// TestAdminEndpointsRefuseNonAdmins covers every admin endpoint at once:
+// anonymous callers and bad tokens get 401, users, guests and bots 403,
+// and a refused call changes nothing.
 func TestAdminEndpointsRefuseNonAdmins(t *testing.T) {
-	h := servertest.Start(t, servertest.Options{Env: map[string]string{"HUB_BOOTSTRAP_ADMIN": adminEnv}})
+	h := servertest.Start(t, servertest.Options{Env: webhookEnv()})
+	root := admin(t, h)
 	alice := h.Register(t, "alice")
 	room := h.CreateRoom(t, alice, "r", chat.KindPublic)
 	guest := h.Guest(t, "visitor")
 	bot := createBot(t, h, alice, botName("ops"))
-	endpoints := []struct{ method, path string }{
-		{"GET", "/api/admin/rooms"},
-		{"GET", "/api/admin/rooms/" + room.ID},
-		{"DELETE", "/api/admin/connections/c_whatever"},
+	hook := createHook(t, h, root.Token, map[string]any{"url": "http://127.0.0.1:1/never", "events": []string{"member_added"}})
+	ca := h.Dial(t, servertest.DialOptions{Token: alice.Token})
+	ca.Join(room.ID, -1)
+	var d chat.RoomDetail
+	h.JSON(t, "GET", "/api/admin/rooms/"+room.ID, root.Token, nil, http.StatusOK, &d)
+	conn := d.Online[0].Connections[0].ID
+
+	endpoints := []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/api/admin/rooms", nil},
+		{"GET", "/api/admin/rooms/" + room.ID, nil},
+		{"DELETE", "/api/admin/connections/" + conn, nil},
+		{"GET", "/api/admin/audit", nil},
+		{"POST", "/api/webhooks", map[string]any{"url": "http://127.0.0.1:1/x", "events": []string{"message"}}},
+		{"GET", "/api/webhooks", nil},
+		{"GET", "/api/webhooks/" + hook.ID, nil},
+		{"DELETE", "/api/webhooks/" + hook.ID, nil},
+		{"GET", "/api/webhooks/" + hook.ID + "/deliveries", nil},
 	}
 	callers := []struct {
 		name  string
@@ -220,11 +240,27 @@ func TestAdminEndpointsRefuseNonAdmins(t *testing.T) {
 	for _, e := range endpoints {
 		for _, c := range callers {
 			t.Run(e.method+" "+e.path+" as "+c.name, func(t *testing.T) {
-				status, body := h.Do(t, e.method, e.path, c.token, nil)
+				status, body := h.Do(t, e.method, e.path, c.token, e.body)
 				if status != c.want || servertest.ErrorCode(t, body) != c.code {
 					t.Fatalf("got %d %s, want %d %s", status, body, c.want, c.code)
 				}
 			})
+		}
+	}
+
+	// The refused calls created, deleted and closed nothing.
+	var list struct{ Webhooks []hookJSON }
+	h.JSON(t, "GET", "/api/webhooks", root.Token, nil, http.StatusOK, &list)
+	if len(list.Webhooks) != 1 || list.Webhooks[0].ID != hook.ID {
+		t.Errorf("webhooks after refused calls: got %+v, want only %s", list.Webhooks, hook.ID)
+	}
+	ca.Send(room.ID, "still connected")
+	var audit struct{ Entries []chat.AuditEntry }
+	h.JSON(t, "GET", "/api/admin/audit", root.Token, nil, http.StatusOK, &audit)
+	for _, e := range audit.Entries {
+		if e.Action == chat.AuditAdminDisconnect || e.Action == chat.AuditWebhookDelete ||
+			(e.Action == chat.AuditWebhookCreate && e.Target != hook.ID) {
+			t.Errorf("audit after refused calls: %s %s, want no such entry", e.Action, e.Target)
 		}
 	}
 }

@@ -34,9 +34,7 @@ func webhookEnv() map[string]string {
 
 func rootToken(t *testing.T, h *servertest.Hub) string {
 	t.Helper()
-	var r struct{ Token string }
-	h.JSON(t, "POST", "/api/auth/login", "", map[string]string{"username": "root", "password": "supersecret1"}, http.StatusOK, &r)
-	return r.Token
+	return admin(t, h).Token
 }
 
 // hookJSON is a webhook as the API returns it.
@@ -281,53 +279,6 @@ func TestWebhookTwoHubsDeliverEachEventOnce(t *testing.T) {
 		if len(d.Attempts) != 1 {
 			t.Errorf("delivery %s: got %d attempts, want 1", d.ID, len(d.Attempts))
 		}
-	}
-}
-
-// Access does not depend on the store, so this runs on the embedded one.
-func TestWebhookEndpointsAdminOnly(t *testing.T) {
-	h := servertest.Start(t, servertest.Options{Env: webhookEnv()})
-	root := rootToken(t, h)
-	alice := h.Register(t, "alice")
-	guest := h.Guest(t, "visitor")
-	bot := createBot(t, h, alice, botName("hookbot"))
-	hook := createHook(t, h, root, map[string]any{"url": "http://127.0.0.1:1/never", "events": []string{"member_added"}})
-
-	endpoints := []struct {
-		method, path string
-		body         any
-	}{
-		{"POST", "/api/webhooks", map[string]any{"url": "http://127.0.0.1:1/x", "events": []string{"message"}}},
-		{"GET", "/api/webhooks", nil},
-		{"GET", "/api/webhooks/" + hook.ID, nil},
-		{"DELETE", "/api/webhooks/" + hook.ID, nil},
-		{"GET", "/api/webhooks/" + hook.ID + "/deliveries", nil},
-	}
-	callers := []struct {
-		name   string
-		token  string
-		status int
-		code   chat.Code
-	}{
-		{"anonymous", "", http.StatusUnauthorized, chat.CodeUnauthorized},
-		{"bad token", "not-a-token", http.StatusUnauthorized, chat.CodeUnauthorized},
-		{"user", alice.Token, http.StatusForbidden, chat.CodeForbidden},
-		{"guest", guest.Token, http.StatusForbidden, chat.CodeForbidden},
-		{"bot", bot.Token, http.StatusForbidden, chat.CodeForbidden},
-	}
-	for _, e := range endpoints {
-		for _, c := range callers {
-			status, body := h.Do(t, e.method, e.path, c.token, e.body)
-			if status != c.status || servertest.ErrorCode(t, body) != c.code {
-				t.Errorf("%s %s as %s: got %d %s, want %d %s", e.method, e.path, c.name, status, body, c.status, c.code)
-			}
-		}
-	}
-	// Nothing was created or deleted by the refused calls.
-	var list struct{ Webhooks []hookJSON }
-	h.JSON(t, "GET", "/api/webhooks", root, nil, http.StatusOK, &list)
-	if len(list.Webhooks) != 1 || list.Webhooks[0].ID != hook.ID {
-		t.Fatalf("webhooks after refused calls: got %+v, want only %s", list.Webhooks, hook.ID)
 	}
 }
 
