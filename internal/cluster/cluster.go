@@ -27,6 +27,9 @@ type Subscription interface {
 // Bus is the part of the bus cluster uses: broadcasts for liveness and a
 // scatter-gather for questions.
 type Bus interface {
+	// Connected reports whether the link to the bus is up: while it is
+	// down, silence from the others says nothing about them.
+	Connected() bool
 	Publish(ctx context.Context, subject string, data []byte) error
 	Subscribe(subject string, fn func(data []byte)) (Subscription, error)
 	Respond(subject string, fn func(data []byte) []byte) (Subscription, error)
@@ -89,8 +92,11 @@ type Service struct {
 	store Store
 	log   *slog.Logger
 
-	mu    sync.Mutex           // guards nodes
+	mu    sync.Mutex           // guards nodes and grace
 	nodes map[string]time.Time // other live nodes → when last heard
+	// grace is when this node's own bus outage stops excusing the
+	// others' silence: until then nobody is forgotten or reported lost.
+	grace time.Time
 
 	subs []Subscription
 	stop chan struct{}
@@ -182,11 +188,24 @@ func (s *Service) heartbeat() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.opts.Heartbeat)
 	defer t.Stop()
+	down := false // the bus was down at the last tick
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
+			if !s.bus.Connected() {
+				down = true
+				continue
+			}
+			if down {
+				// Back on the bus: give the others a full silence period
+				// to be heard again before anyone counts as lost.
+				down = false
+				s.mu.Lock()
+				s.grace = time.Now().Add(s.silence())
+				s.mu.Unlock()
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.Heartbeat)
 			s.announce(ctx, beatAlive)
 			cancel()
@@ -245,9 +264,13 @@ func (s *Service) silence() time.Duration { return 3 * s.opts.Heartbeat }
 // expire forgets the nodes unheard for too long and returns them. Only the
 // heartbeat calls it, so each lost node is reported once.
 func (s *Service) expire() []string {
-	cutoff := time.Now().Add(-s.silence())
+	now := time.Now()
+	cutoff := now.Add(-s.silence())
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if now.Before(s.grace) || !s.bus.Connected() {
+		return nil
+	}
 	var lost []string
 	for n, seen := range s.nodes {
 		if seen.Before(cutoff) {
@@ -259,9 +282,15 @@ func (s *Service) expire() []string {
 }
 
 // Nodes lists the live nodes this one knows of, itself included, sorted.
+// While this node is off the bus, or just back, it lists every node it
+// knew, since their silence may be its own.
 func (s *Service) Nodes() []string {
-	cutoff := time.Now().Add(-s.silence())
+	now := time.Now()
+	cutoff := now.Add(-s.silence())
 	s.mu.Lock()
+	if now.Before(s.grace) || !s.bus.Connected() {
+		cutoff = time.Time{}
+	}
 	out := make([]string, 0, len(s.nodes)+1)
 	for n, seen := range s.nodes {
 		if !seen.Before(cutoff) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,8 +113,8 @@ func (e *env) start(name string, n *node, heartbeat time.Duration) *cluster.Serv
 func (e *env) ghost(name string) {
 	e.t.Helper()
 	b, _ := json.Marshal(map[string]string{"node": name, "state": "alive"})
-	if err := e.bus.Publish(e.t.Context(), e.subj.Beats, b); err != nil {
-		e.t.Fatal(err)
+	if err := e.bus.Publish(context.Background(), e.subj.Beats, b); err != nil {
+		e.t.Errorf("ghost beat: %v", err) // may run on a goroutine: no Fatal
 	}
 }
 
@@ -220,10 +221,24 @@ func TestUnreachableNodeIsListedNotWaitedFor(t *testing.T) {
 	alice := e.account("alice")
 	r := e.room(alice)
 	n1 := &node{rooms: map[string][]cluster.Conn{r.ID: {{ID: "c1", User: alice, Since: e.clock}}}}
-	// Heartbeats of 200 ms forget a node after 600 ms, longer than one
-	// question's 300 ms timeout: the ghost is announced again before each.
+	// The ghost keeps beating, as a hub whose bus link is up but whose
+	// answers never come, until it is meant to be forgotten.
 	s1 := e.start("n1", n1, 200*time.Millisecond)
-	e.ghost("ghost")
+	haunting := make(chan struct{})
+	haunted := make(chan struct{})
+	go func() {
+		defer close(haunted)
+		for {
+			e.ghost("ghost")
+			select {
+			case <-haunting:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	stopGhost := sync.OnceFunc(func() { close(haunting); <-haunted })
+	defer stopGhost()
 	eventually(t, "n1 to know the ghost", func() bool { return slices.Contains(s1.Nodes(), "ghost") })
 
 	d, err := s1.Room(t.Context(), r.ID)
@@ -238,12 +253,11 @@ func TestUnreachableNodeIsListedNotWaitedFor(t *testing.T) {
 	}
 
 	// Not found here, and the ghost may hold it: unavailable, not not_found.
-	e.ghost("ghost")
-	eventually(t, "n1 to know the ghost", func() bool { return slices.Contains(s1.Nodes(), "ghost") })
 	if _, err := s1.Disconnect(t.Context(), "c9"); chat.AsError(err).Code != chat.CodeUnavailable {
 		t.Errorf("Disconnect with a node silent: got %v, want unavailable", err)
 	}
 	// Three heartbeats without a word: forgotten.
+	stopGhost()
 	eventually(t, "the ghost to be forgotten", func() bool { return !slices.Contains(s1.Nodes(), "ghost") })
 	if _, err := s1.Disconnect(t.Context(), "c9"); chat.AsError(err).Code != chat.CodeNotFound {
 		t.Errorf("Disconnect of an unknown connection: got %v, want not_found", err)
@@ -348,7 +362,9 @@ func TestLostNodeIsReportedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	leaver := e.start("leaver", &node{}, time.Hour)
+	// The leaver beats as often as n1 expects, so only its goodbye, not a
+	// slow machine, decides that it is not lost.
+	leaver := e.start("leaver", &node{}, 50*time.Millisecond)
 	e.ghost("ghost")
 	eventually(t, "n1 to know both", func() bool { return len(s.Nodes()) == 3 })
 	leaver.Close() // a goodbye is not a loss
@@ -365,5 +381,55 @@ func TestLostNodeIsReportedOnce(t *testing.T) {
 	case n := <-lost:
 		t.Fatalf("another lost node reported: %q, want only the ghost, once", n)
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// offBus is the bus of a node whose own link can be cut.
+type offBus struct {
+	busAdapter
+	down atomic.Bool
+}
+
+func (b *offBus) Connected() bool { return !b.down.Load() && b.busAdapter.Connected() }
+
+// TestOwnOutageExcusesOthers: a node cut off from the bus hears nobody,
+// which says nothing about the others; it must not report them lost (and
+// have their users announced offline) for its own outage, and once back it
+// gives them a full silence period to be heard.
+func TestOwnOutageExcusesOthers(t *testing.T) {
+	e := newEnv(t)
+	lost := make(chan string, 4)
+	b := &offBus{busAdapter: busAdapter{e.bus}}
+	s, err := cluster.New(t.Context(), cluster.Options{
+		Node: "n1", Subjects: e.subj, Heartbeat: 50 * time.Millisecond, Timeout: 300 * time.Millisecond,
+		OnNodeLost: func(_ context.Context, node string) { lost <- node },
+	}, cluster.Deps{Bus: b, Local: &node{}, Store: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	e.ghost("other")
+	eventually(t, "n1 to know the other node", func() bool { return slices.Contains(s.Nodes(), "other") })
+
+	b.down.Store(true)
+	time.Sleep(500 * time.Millisecond) // many silence periods (150 ms) off the bus
+	select {
+	case n := <-lost:
+		t.Fatalf("reported %q lost during its own outage, want nothing", n)
+	default:
+	}
+	if !slices.Contains(s.Nodes(), "other") {
+		t.Fatalf("nodes during its own outage: got %v, want the other node still listed", s.Nodes())
+	}
+
+	b.down.Store(false)
+	// Back, and the other stays silent: it is lost after the grace period.
+	select {
+	case n := <-lost:
+		if n != "other" {
+			t.Fatalf("lost node: got %q, want other", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the silent node was never reported lost after the outage")
 	}
 }

@@ -69,6 +69,14 @@ func (l *localConns) add(roomID, connID, userID string, userJSON []byte) (newRoo
 	return newRoom
 }
 
+// hasRoom reports whether the node has a connection in the room.
+func (l *localConns) hasRoom(roomID string) bool {
+	s := l.shard(roomID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.rooms[roomID]) > 0
+}
+
 // remove forgets connID if it belongs to userID.
 func (l *localConns) remove(roomID, connID, userID string) {
 	l.removeIf(roomID, connID, func(e localEntry) bool { return e.userID == userID })

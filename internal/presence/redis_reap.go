@@ -21,9 +21,9 @@ type Departure struct {
 // nodeKey is the set of rooms a node has (or recently had) connections
 // in: <prefix>:presence:node:<node>. It lets a surviving node find a lost
 // node's rooms without scanning the key space. Join adds a room when it is
-// the node's first connection there; the heartbeat rewrites the whole set
-// each pass, so rooms left long ago drop out (a room joined during a pass
-// can miss the set until the next one).
+// the node's first connection there; each heartbeat pass adds every room
+// the node is in (restoring the set after a Redis restart) and removes the
+// rooms it has left, so the set stays the size of the node's rooms.
 func nodeKey(prefix, node string) string { return prefix + ":presence:node:" + node }
 
 // nodeKeyTTL is how long a node's room set outlives its last refresh.
@@ -40,23 +40,42 @@ func (r *Redis) noteRoom(ctx context.Context, roomID string) error {
 	return err
 }
 
-// writeRooms replaces this node's room set with the rooms of a heartbeat's
-// snapshot.
+// writeRooms brings this node's room set up to date with a heartbeat's
+// snapshot: it adds the snapshot's rooms and removes the rooms of the
+// previous pass that are gone from this one. It never deletes the set
+// wholesale, so a room a concurrent Join has just noted stays in it; a
+// room is removed only when no local connection is in it any more. Only the
+// heartbeat calls it (prevRooms is its own).
 func (r *Redis) writeRooms(ctx context.Context, snaps []roomSnapshot) error {
 	key := nodeKey(r.prefix, r.node)
-	rooms := make([]any, len(snaps))
-	for i, s := range snaps {
-		rooms[i] = s.room
+	now := make(map[string]struct{}, len(snaps))
+	add := make([]any, 0, len(snaps))
+	for _, sn := range snaps {
+		now[sn.room] = struct{}{}
+		add = append(add, sn.room)
 	}
-	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, key)
-		if len(rooms) > 0 {
-			p.SAdd(ctx, key, rooms...)
-			p.PExpire(ctx, key, r.nodeKeyTTL())
+	var stale []any
+	for room := range r.prevRooms {
+		if _, still := now[room]; !still && !r.local.hasRoom(room) {
+			stale = append(stale, room)
 		}
+	}
+	pipe := r.client.Pipeline()
+	if len(add) > 0 {
+		pipe.SAdd(ctx, key, add...)
+		pipe.PExpire(ctx, key, r.nodeKeyTTL())
+	}
+	if len(stale) > 0 {
+		pipe.SRem(ctx, key, stale...)
+	}
+	if pipe.Len() == 0 {
 		return nil
-	})
-	return err
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err // prevRooms stays: the next pass retries the removals
+	}
+	r.prevRooms = now
+	return nil
 }
 
 // Reap removes every connection of a lost node (one that stopped without

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pawfect/hub/internal/presence"
 	"github.com/pawfect/hub/internal/redistest"
@@ -99,4 +100,32 @@ func TestRedisReapPrevious(t *testing.T) {
 	if conns, _ := state(t, other, "r"); !slices.Equal(conns, []string{"node-o/u2/c2"}) {
 		t.Fatalf("after ReapPrevious: got %q, want only node-o's connection", conns)
 	}
+}
+
+// TestRedisNodeRoomSet: the node's room set, which Reap walks, holds the
+// rooms the node is in and drops the ones it left, pass by pass.
+func TestRedisNodeRoomSet(t *testing.T) {
+	client, prefix := redistest.Client(t, "prtest")
+	p := newRedis(t, client, prefix, "node-a", presence.WithTTL(2*time.Second), presence.WithHeartbeatInterval(50*time.Millisecond))
+	key := prefix + ":presence:node:node-a"
+	rooms := func() []string {
+		got, err := client.SMembers(context.Background(), key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		return got
+	}
+	join(t, p, "r1", "u1", "c1")
+	join(t, p, "r2", "u1", "c2")
+	if got := rooms(); !slices.Equal(got, []string{"r1", "r2"}) {
+		t.Fatalf("after joins: got %q, want [r1 r2] at once", got)
+	}
+	leave(t, p, "r2", "u1", "c2")
+	eventually(t, 5*time.Second, "r2 to drop out of the set", func() bool { return slices.Equal(rooms(), []string{"r1"}) })
+	// A lost set (Redis restarted) comes back with the next pass.
+	if err := client.Del(context.Background(), key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the set to be written again", func() bool { return slices.Equal(rooms(), []string{"r1"}) })
 }

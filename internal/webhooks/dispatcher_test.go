@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -302,14 +303,16 @@ func TestTimeoutIsAFailedAttempt(t *testing.T) {
 	})
 	h := w.hook(rc.URL)
 	w.send("slow")
-	w.dispatcher(Config{Timeout: 100 * time.Millisecond})
+	w.dispatcher(Config{Timeout: time.Second})
 	eventually(t, "delivered", func() bool {
 		ds := w.deliveries(h)
 		return len(ds) == 1 && ds[0].Status == chat.DeliveryDelivered
 	})
+	// On a loaded machine a later attempt may time out too; what matters is
+	// that the first one did, was recorded as a failure, and was retried.
 	a := w.deliveries(h)[0].Attempts
-	if len(a) != 2 || a[0].StatusCode != 0 || a[0].Error == "" || a[1].StatusCode != http.StatusOK {
-		t.Fatalf("attempts: got %+v, want a timed-out one with an error, then a 200", a)
+	if len(a) < 2 || a[0].StatusCode != 0 || a[0].Error == "" || a[len(a)-1].StatusCode != http.StatusOK {
+		t.Fatalf("attempts: got %+v, want a timed-out one with an error first and a 200 last", a)
 	}
 }
 
@@ -353,25 +356,36 @@ func TestCloseInterruptsAndTheNextDispatcherDelivers(t *testing.T) {
 func TestCloseWaitsForInFlightDeliveries(t *testing.T) {
 	w := newWorld(t, openSQLite(t))
 	arrived, release := make(chan struct{}), make(chan struct{})
+	var answered atomic.Bool
 	rc := newReceiver(t, func(n int, r *http.Request) int {
 		close(arrived)
 		<-release
+		answered.Store(true)
 		return http.StatusOK
 	})
 	h := w.hook(rc.URL)
 	w.send("finish me")
 	d := w.dispatcher(Config{})
 	<-arrived
-	closed := make(chan error, 1)
-	go func() { closed <- d.Close(context.Background()) }()
-	select {
-	case err := <-closed:
-		t.Fatalf("Close returned (%v) while a delivery was in flight", err)
-	default:
+	type result struct {
+		err      error
+		answered bool // whether the receiver had answered when Close returned
 	}
+	closed := make(chan result, 1)
+	go func() {
+		err := d.Close(context.Background())
+		closed <- result{err, answered.Load()}
+	}()
+	// Give a Close that does not wait the time to return early; the
+	// receiver answers only after it.
+	time.Sleep(200 * time.Millisecond)
 	close(release)
-	if err := <-closed; err != nil {
-		t.Fatalf("Close: got error %v, want nil", err)
+	res := <-closed
+	if res.err != nil {
+		t.Fatalf("Close: got error %v, want nil", res.err)
+	}
+	if !res.answered {
+		t.Fatal("Close returned before the delivery in flight was answered")
 	}
 	if ds := w.deliveries(h); ds[0].Status != chat.DeliveryDelivered || len(rc.requests()) != 1 {
 		t.Fatalf("after Close: got %+v and %d requests, want delivered once", ds[0], len(rc.requests()))
