@@ -41,9 +41,6 @@ type Redis struct {
 	log      *slog.Logger
 
 	local *localConns // this node's live connections, for the heartbeat
-	// prevRooms is the room set the last heartbeat pass wrote to Redis;
-	// only the heartbeat goroutine touches it.
-	prevRooms map[string]struct{}
 
 	cancel    context.CancelFunc // ends the heartbeat's context
 	done      sync.WaitGroup     // the heartbeat goroutine

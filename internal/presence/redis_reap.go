@@ -41,13 +41,17 @@ func (r *Redis) noteRoom(ctx context.Context, roomID string) error {
 }
 
 // writeRooms brings this node's room set up to date with a heartbeat's
-// snapshot: it adds the snapshot's rooms and removes the rooms of the
-// previous pass that are gone from this one. It never deletes the set
-// wholesale, so a room a concurrent Join has just noted stays in it; a
-// room is removed only when no local connection is in it any more. Only the
-// heartbeat calls it (prevRooms is its own).
+// snapshot: it adds the snapshot's rooms and removes the set's rooms that
+// no local connection is in any more (read back from Redis, so a room a
+// Join noted and a Leave left between two passes goes too). It never
+// deletes the set wholesale, so a room a concurrent Join has just noted
+// stays in it.
 func (r *Redis) writeRooms(ctx context.Context, snaps []roomSnapshot) error {
 	key := nodeKey(r.prefix, r.node)
+	listed, err := r.client.SMembers(ctx, key).Result()
+	if err != nil {
+		return err
+	}
 	now := make(map[string]struct{}, len(snaps))
 	add := make([]any, 0, len(snaps))
 	for _, sn := range snaps {
@@ -55,7 +59,7 @@ func (r *Redis) writeRooms(ctx context.Context, snaps []roomSnapshot) error {
 		add = append(add, sn.room)
 	}
 	var stale []any
-	for room := range r.prevRooms {
+	for _, room := range listed {
 		if _, still := now[room]; !still && !r.local.hasRoom(room) {
 			stale = append(stale, room)
 		}
@@ -71,11 +75,8 @@ func (r *Redis) writeRooms(ctx context.Context, snaps []roomSnapshot) error {
 	if pipe.Len() == 0 {
 		return nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return err // prevRooms stays: the next pass retries the removals
-	}
-	r.prevRooms = now
-	return nil
+	_, err = pipe.Exec(ctx)
+	return err
 }
 
 // Reap removes every connection of a lost node (one that stopped without

@@ -106,7 +106,8 @@ func TestRedisReapPrevious(t *testing.T) {
 // rooms the node is in and drops the ones it left, pass by pass.
 func TestRedisNodeRoomSet(t *testing.T) {
 	client, prefix := redistest.Client(t, "prtest")
-	p := newRedis(t, client, prefix, "node-a", presence.WithTTL(2*time.Second), presence.WithHeartbeatInterval(50*time.Millisecond))
+	// Passes every 500 ms: the join and leave below fall between two.
+	p := newRedis(t, client, prefix, "node-a", presence.WithTTL(3*time.Second), presence.WithHeartbeatInterval(500*time.Millisecond))
 	key := prefix + ":presence:node:node-a"
 	rooms := func() []string {
 		got, err := client.SMembers(context.Background(), key).Result()
@@ -121,6 +122,7 @@ func TestRedisNodeRoomSet(t *testing.T) {
 	if got := rooms(); !slices.Equal(got, []string{"r1", "r2"}) {
 		t.Fatalf("after joins: got %q, want [r1 r2] at once", got)
 	}
+	// Left before any heartbeat pass may have seen it: it goes all the same.
 	leave(t, p, "r2", "u1", "c2")
 	eventually(t, 5*time.Second, "r2 to drop out of the set", func() bool { return slices.Equal(rooms(), []string{"r1"}) })
 	// A lost set (Redis restarted) comes back with the next pass.
