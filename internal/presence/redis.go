@@ -39,6 +39,7 @@ type Redis struct {
 	ttl      time.Duration
 	interval time.Duration
 	log      *slog.Logger
+	onReturn func(ctx context.Context, room string, u chat.User)
 
 	local *localConns // this node's live connections, for the heartbeat
 
@@ -55,6 +56,17 @@ type redisOptions struct {
 	ttl      time.Duration
 	interval time.Duration
 	log      *slog.Logger
+	onReturn func(ctx context.Context, room string, u chat.User)
+}
+
+// WithOnReturn sets fn to be called, on the heartbeat goroutine, for each
+// user the heartbeat put back into a room's presence as its first
+// connection there: Redis had lost them (a restart), or other nodes had
+// reaped this one as lost while it was only cut off from them. Others may
+// have been told the user went offline, so the caller announces them
+// online again.
+func WithOnReturn(fn func(ctx context.Context, room string, u chat.User)) Option {
+	return func(o *redisOptions) { o.onReturn = fn }
 }
 
 // WithPrefix sets the prefix of every key (default DefaultPrefix). Hubs that
@@ -101,7 +113,7 @@ func NewRedis(client redis.UniversalClient, node string, opts ...Option) (*Redis
 	}
 	r := &Redis{
 		client: client, node: node, prefix: o.prefix, ttl: o.ttl, interval: o.interval, log: o.log,
-		local: newLocalConns(),
+		onReturn: o.onReturn, local: newLocalConns(),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel

@@ -2,6 +2,7 @@ package presence
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"sync"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pawfect/hub/internal/chat"
 )
 
 // Heartbeat batching: a refresh script call carries at most refreshChunk
@@ -253,9 +256,10 @@ func (r *Redis) afterRefresh(c refreshCall) ([]rejoinCall, error) {
 }
 
 // rejoin joins again connections that Redis lost (a restart, a failover,
-// a heartbeat late past the TTL), without an online event: their users
-// never went offline on this node. A connection that left meanwhile is
-// refused by its gone mark and forgotten.
+// a heartbeat late past the TTL, a reaping by nodes that found this one
+// lost). A user who is back as their first connection in the room goes to
+// onReturn, since others may have been told they left. A connection that
+// left meanwhile is refused by its gone mark and forgotten.
 func (r *Redis) rejoin(ctx context.Context, calls []rejoinCall) error {
 	if err := joinScript.Load(ctx, r.client).Err(); err != nil {
 		return err
@@ -280,6 +284,14 @@ func (r *Redis) rejoin(ctx context.Context, calls []rejoinCall) error {
 				r.local.removeIf(c.room, c.conn, func(e localEntry) bool { return e.gen == gen })
 			default:
 				restored++
+				if res == 1 && r.onReturn != nil {
+					var u chat.User
+					if err := json.Unmarshal(c.entry.userJSON, &u); err != nil {
+						errs.add(fmt.Errorf("decode user: %w", err))
+						continue
+					}
+					r.onReturn(ctx, c.room, u)
+				}
 			}
 		}
 		if restored > 0 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/presence"
 	"github.com/pawfect/hub/internal/redistest"
 )
@@ -130,4 +131,49 @@ func TestRedisNodeRoomSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "the set to be written again", func() bool { return slices.Equal(rooms(), []string{"r1"}) })
+}
+
+// TestRedisReturnAfterReap: a node reaped while it was only cut off from
+// the others puts its connections back with its heartbeat, and reports
+// each user who is back as a first connection, so the hub can announce
+// them online again to those who were told they left.
+func TestRedisReturnAfterReap(t *testing.T) {
+	client, prefix := redistest.Client(t, "prtest")
+	ctx := context.Background()
+	var mu sync.Mutex
+	var returned []string
+	alive := newRedis(t, client, prefix, "node-cut", presence.WithTTL(3*time.Second),
+		presence.WithHeartbeatInterval(100*time.Millisecond),
+		presence.WithOnReturn(func(_ context.Context, room string, u chat.User) {
+			mu.Lock()
+			returned = append(returned, room+"/"+u.ID+"/"+u.Username)
+			mu.Unlock()
+		}))
+	other := newRedis(t, client, prefix, "node-o")
+	join(t, alive, "r", "u1", "c1")
+	join(t, alive, "r", "u1", "c2") // two connections, one return
+	join(t, other, "r", "u2", "c3")
+
+	ds, err := other.Reap(ctx, "node-cut")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := departures(ds); !slices.Equal(got, []string{"r/u1"}) {
+		t.Fatalf("departures: got %q, want [r/u1]", got)
+	}
+	eventually(t, 5*time.Second, "the heartbeat to put u1 back", func() bool {
+		_, online := state(t, other, "r")
+		return slices.Equal(online, []string{"u1", "u2"})
+	})
+	eventually(t, 5*time.Second, "u1's return to be reported", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(returned) > 0
+	})
+	time.Sleep(300 * time.Millisecond) // a few more passes: nothing more to report
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(returned, []string{"r/u1/n_u1"}) {
+		t.Fatalf("returns: got %q, want u1 in r once", returned)
+	}
 }

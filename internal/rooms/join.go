@@ -226,6 +226,14 @@ func (s *Service) AnnounceOffline(ctx context.Context, roomID string, u chat.Use
 	s.publishPresence(ctx, roomID, u, chat.StateOffline)
 }
 
+// AnnounceOnline tells a room, on every hub, that u is online there again
+// without having joined anew: presence had lost u's connections on this
+// hub (other hubs reaped it while it was cut off from them) and has them
+// back.
+func (s *Service) AnnounceOnline(ctx context.Context, roomID string, u chat.User) {
+	s.publishPresence(ctx, roomID, u, chat.StateOnline)
+}
+
 func (s *Service) publishPresence(ctx context.Context, roomID string, u chat.User, state string) {
 	ev := encode(chat.PresenceEvent{Type: chat.EventPresence, Room: roomID, User: u, State: state})
 	s.publishEph(ctx, roomID, ephEnvelope{Event: ev})

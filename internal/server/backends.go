@@ -12,6 +12,7 @@ import (
 
 	"github.com/pawfect/hub/internal/auth"
 	"github.com/pawfect/hub/internal/bus"
+	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/cluster"
 	"github.com/pawfect/hub/internal/config"
 	"github.com/pawfect/hub/internal/presence"
@@ -120,7 +121,11 @@ const redisStartTimeout = 10 * time.Second
 // HUB_REDIS_URL both are in Redis, on one client, under keys prefixed with
 // the NATS subject prefix: hubs that share a bus share presence and limits,
 // and hubs on other prefixes (tests sharing a Redis) do not collide.
-func presenceAndLimits(ctx context.Context, cfg config.Config, log *slog.Logger) (*presenceLimits, error) {
+//
+// onReturn receives the users Redis presence put back on its own (see
+// presence.WithOnReturn), to be announced online again.
+func presenceAndLimits(ctx context.Context, cfg config.Config, log *slog.Logger,
+	onReturn func(ctx context.Context, room string, u chat.User)) (*presenceLimits, error) {
 	if cfg.RedisURL == "" {
 		log.Info("presence and rate limits: in-process")
 		lim := ratelimit.NewMemory()
@@ -141,7 +146,8 @@ func presenceAndLimits(ctx context.Context, cfg config.Config, log *slog.Logger)
 		return nil, fmt.Errorf("server: HUB_REDIS_URL: ping %s: %w", redact(cfg.RedisURL), err)
 	}
 	prefix := cfg.NATSSubjectPrefix
-	pres, err := presence.NewRedis(client, cfg.NodeID, presence.WithPrefix(prefix), presence.WithLogger(log))
+	pres, err := presence.NewRedis(client, cfg.NodeID, presence.WithPrefix(prefix), presence.WithLogger(log),
+		presence.WithOnReturn(onReturn))
 	if err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("server: HUB_REDIS_URL: %w", err)

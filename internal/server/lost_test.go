@@ -84,3 +84,60 @@ func TestLostHubsUsersGoOffline(t *testing.T) {
 		t.Fatalf("presence after reaping: got %v, want alice gone", users)
 	}
 }
+
+// TestReapedHubsUsersComeBackOnline: the other hubs reaped a hub that was
+// only cut off from them (here the test reaps it, as they would) and told
+// its rooms that its users left. The hub's presence heartbeat puts its
+// connections back, and the hub announces those users online again.
+func TestReapedHubsUsersComeBackOnline(t *testing.T) {
+	o := servertest.Options{
+		DatabaseURL: servertest.RequirePostgres(t), NATSURL: servertest.RequireNATS(t),
+		RedisURL: servertest.RequireRedis(t), Prefix: servertest.UniquePrefix(),
+	}
+	redistest.Clean(t, o.RedisURL, o.Prefix)
+	oa := o
+	oa.Env = map[string]string{"HUB_NODE_ID": "hub-cut"}
+	a, b := servertest.Start(t, oa), servertest.Start(t, o)
+	alice, bob := a.Register(t, "alice"), a.Register(t, "bob")
+	room := a.CreateRoom(t, alice, "partitioned", chat.KindPublic)
+	cb := b.Dial(t, servertest.DialOptions{Token: bob.Token})
+	cb.Join(room.ID, -1)
+	ca := a.Dial(t, servertest.DialOptions{Token: alice.Token})
+	ca.Join(room.ID, -1)
+	servertest.Eventually(t, "bob to see alice online", func() bool {
+		return slices.Equal(presenceOf(t, cb, alice.User.ID), []string{chat.StateOnline})
+	})
+
+	opts, err := redis.ParseURL(o.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	survivor, err := presence.NewRedis(client, "survivor", presence.WithPrefix(o.Prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer survivor.Close()
+	gone, err := survivor.Reap(context.Background(), "hub-cut")
+	if err != nil || len(gone) != 1 || gone[0].User.ID != alice.User.ID {
+		t.Fatalf("reap: got %+v, %v; want alice's departure", gone, err)
+	}
+
+	// The hub's next presence heartbeat (every 10 s) finds alice's entry
+	// gone though she is still connected: back, and announced.
+	deadline := time.Now().Add(25 * time.Second)
+	for !slices.Equal(presenceOf(t, cb, alice.User.ID), []string{chat.StateOnline, chat.StateOnline}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's presence events for alice: got %v, want online, then online again", presenceOf(t, cb, alice.User.ID))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	users, err := survivor.Online(context.Background(), room.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(users, func(u chat.User) bool { return u.ID == alice.User.ID }) {
+		t.Fatalf("presence after the return: got %v, want alice listed again", users)
+	}
+}

@@ -89,7 +89,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if s.bus, err = openBus(ctx, cfg, log, hooks); err != nil {
 		return nil, err
 	}
-	if s.limits, err = presenceAndLimits(ctx, cfg, log); err != nil {
+	onReturn := func(ctx context.Context, room string, u chat.User) {
+		if r := svc.Load(); r != nil {
+			r.AnnounceOnline(ctx, room, u)
+		}
+	}
+	if s.limits, err = presenceAndLimits(ctx, cfg, log, onReturn); err != nil {
 		return nil, err
 	}
 	pres, limiter := s.limits.presence, s.limits.limiter
