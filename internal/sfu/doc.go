@@ -1,0 +1,27 @@
+// Package sfu is the selective forwarding unit of video calls: it receives
+// each participant's media once and forwards it to every other participant,
+// never decoding it.
+//
+// # What it owns (so far)
+//
+// This first part is the forwarding hot path's bookkeeping, on raw RTP
+// bytes and with no allocation per packet:
+//
+//   - Ring keeps the latest packets of one incoming track, each copied once
+//     into a slot allocated up front, so that subscriber NACKs are answered
+//     from one shared buffer instead of a copy per subscriber.
+//   - Rewriter gives one subscriber a continuous stream of sequence numbers
+//     and timestamps while the packets it forwards come from different
+//     sources (simulcast layers switched on keyframes) or skip packets it
+//     chose not to send.
+//
+// The Pion peer connections, track routing and negotiation (issue 4) build
+// on these.
+//
+// # Concurrency contract
+//
+// Ring is safe for one writer (the track's reader) and many readers (the
+// subscribers' NACK handlers): a mutex guards the slots. Rewriter belongs
+// to one subscriber's forwarding goroutine and is not safe for concurrent
+// use.
+package sfu
