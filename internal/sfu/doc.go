@@ -14,6 +14,10 @@
 //     and timestamps while the packets it forwards come from different
 //     sources (simulcast layers switched on keyframes) or skip packets it
 //     chose not to send.
+//   - ReadFeedback reads a subscriber's RTCP for generic NACKs (answered
+//     from the Ring) and picture loss indications.
+//   - KeyframeThrottle bounds the keyframe requests sent to one publisher
+//     without losing the last asker's.
 //
 // The Pion peer connections, track routing and negotiation (issue 4) build
 // on these.
@@ -22,6 +26,7 @@
 //
 // Ring is safe for one writer (the track's reader) and many readers (the
 // subscribers' NACK handlers): a mutex guards the slots. Rewriter belongs
-// to one subscriber's forwarding goroutine and is not safe for concurrent
-// use.
+// to one subscriber's forwarding goroutine, KeyframeThrottle to one
+// publisher's; neither is safe for concurrent use. ReadFeedback keeps no
+// state.
 package sfu
