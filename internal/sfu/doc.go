@@ -18,6 +18,9 @@
 //     from the Ring) and picture loss indications.
 //   - KeyframeThrottle bounds the keyframe requests sent to one publisher
 //     without losing the last asker's.
+//   - LayerSelector picks the simulcast layer one subscriber is sent from
+//     its estimated bandwidth: down at once, up after a hold, switching
+//     only at a keyframe of the layer.
 //
 // The Pion peer connections, track routing and negotiation (issue 4) build
 // on these.
@@ -26,7 +29,7 @@
 //
 // Ring is safe for one writer (the track's reader) and many readers (the
 // subscribers' NACK handlers): a mutex guards the slots. Rewriter belongs
-// to one subscriber's forwarding goroutine, KeyframeThrottle to one
-// publisher's; neither is safe for concurrent use. ReadFeedback keeps no
+// to one subscriber's forwarding goroutine, like LayerSelector, and
+// KeyframeThrottle to one publisher's; none is safe for concurrent use. ReadFeedback keeps no
 // state.
 package sfu
