@@ -21,6 +21,8 @@
 //   - LayerSelector picks the simulcast layer one subscriber is sent from
 //     its estimated bandwidth: down at once, up after a hold, switching
 //     only at a keyframe of the layer.
+//   - IsKeyframe finds where a VP8 or H.264 stream may be switched to, from
+//     the first bytes of a payload (fuzzed).
 //
 // The Pion peer connections, track routing and negotiation (issue 4) build
 // on these.
