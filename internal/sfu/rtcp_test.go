@@ -147,3 +147,18 @@ func TestKeyframeThrottle(t *testing.T) {
 		}
 	}
 }
+
+func FuzzReadFeedback(f *testing.F) {
+	f.Add(slices.Concat(receiverReport(), nack(7, [2]uint16{9, 0xffff}), pli(7)))
+	f.Add(nack(1, [2]uint16{65535, 1}))
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		n := 0
+		err := ReadFeedback(buf, Feedback{OnNACK: func(uint32, uint16) { n++ }, OnPLI: func(uint32) { n++ }})
+		if err != nil && !errors.Is(err, ErrBadRTCP) {
+			t.Fatalf("error %v is not ErrBadRTCP", err)
+		}
+		if n > 17*len(buf) {
+			t.Fatalf("%d reports from %d bytes", n, len(buf))
+		}
+	})
+}
