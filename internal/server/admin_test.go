@@ -9,17 +9,16 @@ import (
 	"github.com/pawfect/hub/internal/server/servertest"
 )
 
-const adminEnv = "root:supersecret1"
+// The bootstrap admin of the tests' hubs (HUB_BOOTSTRAP_ADMIN=adminEnv).
+const (
+	adminName, adminPassword = "root", "supersecret1"
+	adminEnv                 = adminName + ":" + adminPassword
+)
 
-// admin signs in as the bootstrap admin of h (HUB_BOOTSTRAP_ADMIN=adminEnv).
+// admin signs in as the bootstrap admin of h.
 func admin(t *testing.T, h *servertest.Hub) servertest.Account {
 	t.Helper()
-	var a struct {
-		User  chat.User
-		Token string
-	}
-	h.JSON(t, "POST", "/api/auth/login", "", map[string]string{"username": "root", "password": "supersecret1"}, http.StatusOK, &a)
-	return servertest.Account{User: a.User, Token: a.Token}
+	return loginAs(t, h, adminName, adminPassword)
 }
 
 type roomsList struct {

@@ -14,12 +14,10 @@ import (
 	"github.com/pawfect/hub/internal/server/servertest"
 )
 
-const auditAdmin, auditAdminPassword = "root", "supersecret1"
-
 // startAuditHub starts a hub with the bootstrap admin.
 func startAuditHub(t *testing.T, b servertest.Backend) *servertest.Hub {
 	t.Helper()
-	return startHub(t, b, map[string]string{"HUB_BOOTSTRAP_ADMIN": auditAdmin + ":" + auditAdminPassword})
+	return startHub(t, b, map[string]string{"HUB_BOOTSTRAP_ADMIN": adminEnv})
 }
 
 // loginAs logs in over HTTP; every login is itself an audited action.
@@ -151,8 +149,8 @@ func TestAuditLog(t *testing.T) {
 			}
 		}
 
-		root := loginAs(t, h, auditAdmin, auditAdminPassword)
-		expect(chat.AuditLogin, &root.User, auditAdmin, "")
+		root := loginAs(t, h, adminName, adminPassword)
+		expect(chat.AuditLogin, &root.User, adminName, "")
 		alice := h.Register(t, "alice")
 		expect(chat.AuditRegister, &alice.User, alice.User.ID, "")
 		bob := h.Register(t, "bob")
@@ -238,7 +236,7 @@ func TestAuditLog(t *testing.T) {
 func TestAuditPaging(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b servertest.Backend) {
 		h := startAuditHub(t, b)
-		root := loginAs(t, h, auditAdmin, auditAdminPassword)
+		root := loginAs(t, h, adminName, adminPassword)
 		const guests = 205
 		for i := range guests {
 			h.Guest(t, fmt.Sprintf("g%d", i))
@@ -331,7 +329,7 @@ func TestAuditPaging(t *testing.T) {
 func TestAuditEndpointRefusesBadQueries(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b servertest.Backend) {
 		h := startAuditHub(t, b)
-		root := loginAs(t, h, auditAdmin, auditAdminPassword)
+		root := loginAs(t, h, adminName, adminPassword)
 		// Who may call it is tested with every other admin endpoint, in
 		// TestAdminEndpointsRefuseNonAdmins.
 		for _, tt := range []struct {

@@ -30,7 +30,7 @@ func botName(base string) string { return base + "_" + strings.ToLower(servertes
 func TestBotLifecycle(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b servertest.Backend) {
 		o := b.Options(t)
-		o.Env = map[string]string{"HUB_BOOTSTRAP_ADMIN": "root:supersecret1"}
+		o.Env = map[string]string{"HUB_BOOTSTRAP_ADMIN": adminEnv}
 		h := servertest.Start(t, o)
 		alice, mallory := h.Register(t, "alice"), h.Register(t, "mallory")
 		room := h.CreateRoom(t, alice, "botland", chat.KindPublic)

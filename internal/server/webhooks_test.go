@@ -24,7 +24,7 @@ import (
 // for tests.
 func webhookEnv() map[string]string {
 	return map[string]string{
-		"HUB_BOOTSTRAP_ADMIN":       "root:supersecret1",
+		"HUB_BOOTSTRAP_ADMIN":       adminEnv,
 		"HUB_WEBHOOK_POLL_INTERVAL": "20ms",
 		"HUB_WEBHOOK_RETRY_BASE":    "50ms",
 		"HUB_WEBHOOK_RETRY_CAP":     "200ms",
