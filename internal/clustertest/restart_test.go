@@ -32,11 +32,7 @@ func TestNATSRestart(t *testing.T) {
 		// so the test sees whether fan-out really resumed.
 		"HUB_REPAIR_INTERVAL": "1h",
 	}})
-	owner := c.API(0).Register(t, "owner")
-	room := c.API(0).CreateRoom(t, owner, "busy", chat.KindPublic)
-	tr := newTraffic(t, c, room.ID, 6, false)
-	tr.run()
-	tr.waitAcks(30, "traffic before the outage")
+	tr := trafficBeforeOutage(t, c)
 
 	stoppedAt := time.Now()
 	nats.Stop(t)
@@ -66,11 +62,7 @@ func TestPostgresRestart(t *testing.T) {
 	servertest.RequireNATS(t)
 	pg := clustertest.StartPostgres(t)
 	c := clustertest.Start(t, clustertest.Options{Hubs: 3, DatabaseURL: pg.URL, Env: map[string]string{"HUB_SEND_RATE": "100000/1s"}})
-	owner := c.API(0).Register(t, "owner")
-	room := c.API(0).CreateRoom(t, owner, "busy", chat.KindPublic)
-	tr := newTraffic(t, c, room.ID, 6, false)
-	tr.run()
-	tr.waitAcks(30, "traffic before the outage")
+	tr := trafficBeforeOutage(t, c)
 
 	stoppedAt := time.Now()
 	pg.Stop(t)
@@ -91,4 +83,16 @@ func TestPostgresRestart(t *testing.T) {
 	t.Logf("PostgreSQL started again %v after it stopped; every hub ready %v later", startedAt.Sub(stoppedAt).Round(100*time.Millisecond), since(startedAt))
 	tr.waitAcks(60, "traffic after the restart")
 	tr.check()
+}
+
+// trafficBeforeOutage starts six peers (two per hub) sending to one room
+// and returns once 30 sends are acknowledged.
+func trafficBeforeOutage(t *testing.T, c *clustertest.Cluster) *traffic {
+	t.Helper()
+	owner := c.API(0).Register(t, "owner")
+	room := c.API(0).CreateRoom(t, owner, "busy", chat.KindPublic)
+	tr := newTraffic(t, c, room.ID, 6, false)
+	tr.run()
+	tr.waitAcks(30, "traffic before the outage")
+	return tr
 }
