@@ -3,8 +3,10 @@ package clustertest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -101,12 +103,14 @@ func (h *Hub) launch() error {
 	return nil
 }
 
-// waitReady polls /readyz until it answers 200, the process exits or
-// timeout passes.
+// waitReady polls /readyz until h itself answers 200, the process exits or
+// timeout passes. The node must match: a port picked by freePort can be
+// taken by another test's hub before h binds it, and that hub's 200 says
+// nothing about h.
 func (h *Hub) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		if Ready(h.URL) {
+		if node, ok := readyNode(h.URL); ok && node == h.NodeID {
 			return nil
 		}
 		select {
@@ -122,18 +126,29 @@ func (h *Hub) waitReady(timeout time.Duration) error {
 
 // Ready reports whether GET url/readyz answers 200 right now.
 func Ready(url string) bool {
+	_, ok := readyNode(url)
+	return ok
+}
+
+// readyNode asks url/readyz and returns the node that answered and whether
+// it said 200.
+func readyNode(url string) (node string, ready bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/readyz", nil)
 	if err != nil {
-		return false
+		return "", false
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return false
+		return "", false
 	}
-	_ = resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	defer resp.Body.Close()
+	var body struct {
+		Node string `json:"node"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
+	return body.Node, resp.StatusCode == http.StatusOK
 }
 
 // signal sends sig to the running process and waits until it is reaped,

@@ -13,7 +13,11 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 type readiness struct {
-	Status string            `json:"status"`
+	Status string `json:"status"`
+	// Node names the hub that answered, so an operator behind a load
+	// balancer (and a test harness that picked the port) knows whose
+	// readiness this is.
+	Node   string            `json:"node"`
 	Checks map[string]string `json:"checks"`
 	Down   []string          `json:"down,omitempty"`
 }
@@ -23,7 +27,7 @@ type readiness struct {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	res := readiness{Status: "ok", Checks: map[string]string{}}
+	res := readiness{Status: "ok", Node: s.cfg.NodeID, Checks: map[string]string{}}
 	check := func(name string, err error) {
 		if err != nil {
 			res.Checks[name] = "down: " + err.Error()

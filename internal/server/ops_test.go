@@ -65,6 +65,7 @@ func metric(t *testing.T, h *servertest.Hub, name string) float64 {
 
 type readiness struct {
 	Status string            `json:"status"`
+	Node   string            `json:"node"`
 	Checks map[string]string `json:"checks"`
 	Down   []string          `json:"down"`
 }
@@ -81,13 +82,16 @@ func readyz(t *testing.T, h *servertest.Hub) (int, readiness) {
 
 func TestHealthAndReadiness(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b servertest.Backend) {
-		h := startHub(t, b, nil)
+		h := startHub(t, b, map[string]string{"HUB_NODE_ID": "hub-ready-1"})
 		if status, body := h.Do(t, "GET", "/healthz", "", nil); status != http.StatusOK {
 			t.Fatalf("/healthz: got %d %s, want 200", status, body)
 		}
 		status, r := readyz(t, h)
 		if status != http.StatusOK {
 			t.Fatalf("/readyz: got %d %+v, want 200", status, r)
+		}
+		if r.Node != "hub-ready-1" {
+			t.Errorf("/readyz node: got %q, want %q", r.Node, "hub-ready-1")
 		}
 		for _, check := range []string{"store", "nats"} {
 			if got := r.Checks[check]; got != "ok" {
