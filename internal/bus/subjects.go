@@ -15,6 +15,10 @@ import (
 //	<prefix>.node.<id>       requests addressed to one hub node
 //	<prefix>.nodes           broadcast to (or scatter-gather over) every hub
 //	<prefix>.nodes.beat      each hub's periodic "I am alive" (and its goodbye)
+//	<prefix>.user.<id>.ev    client frames for every connection of one user (call_ring)
+//	<prefix>.conn.<id>.rtc   client frames from an SFU to one connection (rtc_offer, rtc_candidate)
+//	<prefix>.sfu.beat        each SFU node's periodic announcement of itself and its load
+//	<prefix>.sfu.node.<id>   requests addressed to one SFU node
 
 // RoomMsg is the subject of a room's stored messages.
 func (b *Bus) RoomMsg(roomID string) string { return b.prefix + ".room." + roomID + ".msg" }
@@ -27,6 +31,20 @@ func (b *Bus) RoomCtl(roomID string) string { return b.prefix + ".room." + roomI
 
 // User is the subject reaching every connection of one user, on any hub.
 func (b *Bus) User(userID string) string { return b.prefix + ".user." + userID }
+
+// UserEvents is the subject of client frames for every connection of one
+// user, on any hub; the gateway hands them over as they are.
+func (b *Bus) UserEvents(userID string) string { return b.prefix + ".user." + userID + ".ev" }
+
+// ConnRTC is the subject of the frames an SFU node sends one client
+// connection (rtc_offer, rtc_candidate).
+func (b *Bus) ConnRTC(connID string) string { return b.prefix + ".conn." + connID + ".rtc" }
+
+// SFUBeats is the subject of the SFU nodes' announcements (and goodbyes).
+func (b *Bus) SFUBeats() string { return b.prefix + ".sfu.beat" }
+
+// SFUNode is the subject of requests addressed to one SFU node.
+func (b *Bus) SFUNode(nodeID string) string { return b.prefix + ".sfu.node." + nodeID }
 
 // Node is the subject of requests addressed to one hub node.
 func (b *Bus) Node(nodeID string) string { return b.prefix + ".node." + nodeID }

@@ -15,6 +15,10 @@ func TestSubjectNames(t *testing.T) {
 		{"hub", func(b *Bus) string { return b.Node("n-1") }, "hub.node.n-1"},
 		{"hub", func(b *Bus) string { return b.Nodes() }, "hub.nodes"},
 		{"hub", func(b *Bus) string { return b.NodeBeats() }, "hub.nodes.beat"},
+		{"hub", func(b *Bus) string { return b.UserEvents("u1") }, "hub.user.u1.ev"},
+		{"hub", func(b *Bus) string { return b.ConnRTC("c1") }, "hub.conn.c1.rtc"},
+		{"hub", func(b *Bus) string { return b.SFUBeats() }, "hub.sfu.beat"},
+		{"hub", func(b *Bus) string { return b.SFUNode("s-1") }, "hub.sfu.node.s-1"},
 		{"prod.eu", func(b *Bus) string { return b.RoomMsg("x") }, "prod.eu.room.x.msg"},
 		{"t1", func(b *Bus) string { return b.Prefix() }, "t1"},
 	}
