@@ -63,6 +63,16 @@ type Store interface {
 	RoomActivity(ctx context.Context, roomID string, countSince time.Time) (chat.RoomActivity, error)
 }
 
+// Calls is what cluster reads of the rooms' calls. Call state is shared by
+// every hub (it lives in the store), so the node asked answers alone.
+type Calls interface {
+	// Inspect is the room's live call with its participants' tracks as
+	// the hosting SFU node reports them, or nil.
+	Inspect(ctx context.Context, roomID string) (*chat.CallInfo, error)
+	// Participants counts the participants of every live call by room.
+	Participants(ctx context.Context) (map[string]int, error)
+}
+
 // Options configure a Service.
 type Options struct {
 	Node      string        // this node's ID; required
@@ -82,6 +92,7 @@ type Deps struct {
 	Bus   Bus
 	Local Local
 	Store Store
+	Calls Calls // optional: without it rooms show no call
 }
 
 // Service is one node's member of the cluster.
@@ -90,6 +101,7 @@ type Service struct {
 	bus   Bus
 	local Local
 	store Store
+	calls Calls
 	log   *slog.Logger
 
 	mu    sync.Mutex           // guards nodes and grace
@@ -123,7 +135,7 @@ func New(ctx context.Context, opts Options, d Deps) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		opts: opts, bus: d.Bus, local: d.Local, store: d.Store, log: log,
+		opts: opts, bus: d.Bus, local: d.Local, store: d.Store, calls: d.Calls, log: log,
 		nodes: make(map[string]time.Time), stop: make(chan struct{}),
 	}
 	beats, err := d.Bus.Subscribe(opts.Subjects.Beats, s.onBeat)

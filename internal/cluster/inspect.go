@@ -31,8 +31,27 @@ func (s *Service) Room(ctx context.Context, roomID string) (chat.RoomDetail, err
 		a, err := s.store.RoomActivity(ctx, roomID, s.opts.Now().Add(-countWindow))
 		fromStore <- stored{a, err}
 	}()
+	type inspected struct {
+		c   *chat.CallInfo
+		err error
+	}
+	fromCalls := make(chan inspected, 1)
+	go func() {
+		if s.calls == nil {
+			fromCalls <- inspected{}
+			return
+		}
+		c, err := s.calls.Inspect(ctx, roomID)
+		fromCalls <- inspected{c, err}
+	}()
 	answers, nodes := s.ask(ctx, question{Op: opRoom, Room: roomID}, never)
 	st := <-fromStore
+	call := <-fromCalls
+	if call.err != nil {
+		// The rest of the answer is still worth having; the call shows
+		// as none and the log says why.
+		s.log.WarnContext(ctx, "cluster: inspect the room's call", "room", roomID, "err", call.err)
+	}
 	if errors.Is(st.err, chat.ErrNotFound) {
 		return chat.RoomDetail{}, chat.Errorf(chat.CodeNotFound, "no such room")
 	}
@@ -64,6 +83,7 @@ func (s *Service) Room(ctx context.Context, roomID string) (chat.RoomDetail, err
 	return chat.RoomDetail{
 		Room:               room,
 		Online:             online,
+		Call:               call.c,
 		Streams:            []chat.StreamInfo{},
 		MessagesLastMinute: n,
 		LastSeq:            room.LastSeq,
@@ -109,9 +129,16 @@ func (s *Service) Rooms(ctx context.Context) ([]chat.RoomStats, []chat.NodeStatu
 			stats[roomID] = &chat.RoomStats{Room: room, Connections: sm.Conns}
 		}
 	}
+	var inCalls map[string]int
+	if s.calls != nil {
+		if inCalls, err = s.calls.Participants(ctx); err != nil {
+			s.log.WarnContext(ctx, "cluster: count call participants", "err", err)
+		}
+	}
 	out := make([]chat.RoomStats, 0, len(stats))
 	for id, st := range stats {
 		st.OnlineUsers = len(users[id])
+		st.CallParticipants = inCalls[id]
 		out = append(out, *st)
 	}
 	slices.SortFunc(out, func(a, b chat.RoomStats) int {

@@ -59,3 +59,19 @@ func (s *Service) canManage(ctx context.Context, u chat.User, room chat.Room) er
 	}
 	return nil
 }
+
+// CanJoin returns the room if u may join it (and so take part in its
+// call): anyone signed in for a public room, members otherwise.
+func (s *Service) CanJoin(ctx context.Context, u chat.User, roomID string) (chat.Room, error) {
+	return s.visibleRoom(ctx, u, roomID)
+}
+
+// Members lists a room's members, for services (calls) that act on the
+// room as a whole; callers have checked the asker's right to the room.
+func (s *Service) Members(ctx context.Context, roomID string) ([]chat.Member, error) {
+	ms, err := s.store.Members(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("rooms: list members: %w", err)
+	}
+	return ms, nil
+}

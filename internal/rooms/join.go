@@ -234,6 +234,18 @@ func (s *Service) AnnounceOnline(ctx context.Context, roomID string, u chat.User
 	s.publishPresence(ctx, roomID, u, chat.StateOnline)
 }
 
+// Broadcast hands an encoded event (a call's call_state) to every
+// connection that joined the room, on every hub. Like typing it is
+// ephemeral: a connection joining meanwhile reads the state from its join
+// reply instead.
+func (s *Service) Broadcast(ctx context.Context, roomID string, frame []byte) error {
+	if err := s.bus.Publish(ctx, s.bus.RoomEph(roomID), encode(ephEnvelope{Event: frame})); err != nil {
+		s.metrics.PublishFailed()
+		return fmt.Errorf("rooms: broadcast to %s: %w", roomID, err)
+	}
+	return nil
+}
+
 func (s *Service) publishPresence(ctx context.Context, roomID string, u chat.User, state string) {
 	ev := encode(chat.PresenceEvent{Type: chat.EventPresence, Room: roomID, User: u, State: state})
 	s.publishEph(ctx, roomID, ephEnvelope{Event: ev})
