@@ -106,6 +106,7 @@ type engine struct {
 	load     Load                    // reported in beats
 	stats    []chat.CallParticipant  // Stats' answer
 	signals  map[string]func(Signal) // peer → its signal function
+	jitter   bool                    // Candidate yields a little, to shuffle unordered work
 	blocked  chan struct{}           // closed when a blocking Answer has started
 	released chan struct{}           // closing it ends a blocking Answer early
 	onceBlk  sync.Once
@@ -169,6 +170,14 @@ func (e *engine) Answer(ctx context.Context, callID, peer, sdp string) error {
 }
 
 func (e *engine) Candidate(_ context.Context, callID, peer string, cand json.RawMessage) error {
+	e.mu.Lock()
+	jitter := e.jitter
+	e.mu.Unlock()
+	if jitter {
+		var b [1]byte
+		_, _ = rand.Read(b[:])
+		time.Sleep(time.Duration(b[0]%8) * 100 * time.Microsecond)
+	}
 	return e.record(call{Op: opCandidate, Call: callID, Peer: peer, Candidate: string(cand)})
 }
 
@@ -683,5 +692,39 @@ func TestNodeLost(t *testing.T) {
 				t.Errorf("dying reported lost %d times, want 1", got)
 			}
 		})
+	})
+}
+
+func TestRequestsOfOnePeerKeepTheirOrder(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		b := openBus(t, be, uniquePrefix(t))
+		e := newEngine()
+		e.jitter = true
+		startServer(t, b, "n1", e)
+		ctx := ctxT(t)
+		// Fire-and-forget publishes from one goroutine reach the node in
+		// this order; two peers interleaved may run side by side, but each
+		// peer's candidates must reach the engine in the order sent.
+		const n = 40
+		for i := range n {
+			for _, peer := range []string{"p1", "p2"} {
+				data, _ := json.Marshal(request{Op: opCandidate, Call: "c", Peer: peer, Candidate: json.RawMessage(fmt.Sprint(i))})
+				if err := b.Publish(ctx, b.SFUNode("n1"), data); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		eventually(t, "every candidate handled", func() bool { return len(e.recorded()) == 2*n })
+		seen := map[string][]string{}
+		for _, c := range e.recorded() {
+			seen[c.Peer] = append(seen[c.Peer], c.Candidate)
+		}
+		for _, peer := range []string{"p1", "p2"} {
+			for i, got := range seen[peer] {
+				if want := fmt.Sprint(i); got != want {
+					t.Fatalf("%s: candidate %d: got %s, want %s (order %v)", peer, i, got, want, seen[peer])
+				}
+			}
+		}
 	})
 }
