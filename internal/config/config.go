@@ -49,7 +49,19 @@ type Config struct {
 	AIBaseURL string // HUB_AI_BASE_URL; empty = the offline assistant
 	AIAPIKey  Secret // HUB_AI_API_KEY
 	AIModel   string // HUB_AI_MODEL
-	SFU       string // HUB_SFU: SFUEmbedded or SFUNATS
+	SFU       string // HUB_SFU: SFUEmbedded or SFUNATS; SFUNATS needs NATSURL
+
+	// SFUNetwork is the embedded SFU's network (HUB_SFU_*); with SFUNATS
+	// the cmd/sfu nodes read their own.
+	SFUNetwork SFUNetwork
+
+	STUNURLs   []string      // HUB_STUN_URLS: stun:/stuns: URLs handed to clients in call_join
+	TURNURLs   []string      // HUB_TURN_URLS: turn:/turns: URLs handed to clients in call_join
+	TURNSecret Secret        // HUB_TURN_SECRET: coturn's static-auth-secret; set iff TURNURLs are
+	TURNTTL    time.Duration // HUB_TURN_TTL: lifetime of the TURN credentials given out
+
+	CallMaxParticipants int           // HUB_CALL_MAX_PARTICIPANTS: 2..1000
+	CallRingTimeout     time.Duration // HUB_CALL_RING_TIMEOUT: a one-on-one call unanswered this long ends
 
 	NodeID            string     // HUB_NODE_ID: this hub's name on the bus
 	NATSSubjectPrefix string     // HUB_NATS_SUBJECT_PREFIX
@@ -107,25 +119,37 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 }
 
 func load(args []string, getenv func(string) string, hostname func() (string, error)) (Config, error) {
+	var c Config
+	if err := apply(&c, "hub", settings(), Usage, args, getenv, loadEnv{hostname: hostname}); err != nil {
+		return Config{}, err
+	}
+	if err := c.check(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// apply parses args against the flags of list, then sets each setting of
+// list into c from its flag, variable, default or derived default, in
+// order. usage is the help text shown for -h.
+func apply[T any](c *T, name string, list []setting[T], usage func() string, args []string, getenv func(string) string, env loadEnv) error {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	fs := newFlagSet()
+	fs := newFlagSet(name, list)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return Config{}, fmt.Errorf("config: %w\n%s", flag.ErrHelp, Usage())
+			return fmt.Errorf("config: %w\n%s", flag.ErrHelp, usage())
 		}
-		return Config{}, fmt.Errorf("config: %w", err)
+		return fmt.Errorf("config: %w", err)
 	}
 	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("config: unexpected argument %q (every setting is a -flag or HUB_* variable)", fs.Arg(0))
+		return fmt.Errorf("config: unexpected argument %q (every setting is a -flag or HUB_* variable)", fs.Arg(0))
 	}
 	fromFlag := map[string]string{}
 	fs.Visit(func(f *flag.Flag) { fromFlag[f.Name] = f.Value.String() })
 
-	env := loadEnv{hostname: hostname}
-	var c Config
-	for _, s := range settings() {
+	for _, s := range list {
 		name := flagName(s.env)
 		v, flagged := fromFlag[name]
 		if !flagged {
@@ -138,20 +162,17 @@ func load(args []string, getenv func(string) string, hostname func() (string, er
 			v = s.def
 		}
 		if v == "" && s.derive != nil {
-			v = s.derive(&c, env)
+			v = s.derive(c, env)
 		}
-		if err := s.set(&c, v); err != nil {
+		if err := s.set(c, v); err != nil {
 			e := &Error{Var: s.env, Err: err}
 			if flagged {
 				e.Flag = name
 			}
-			return Config{}, e
+			return e
 		}
 	}
-	if err := c.check(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+	return nil
 }
 
 // check validates rules that span more than one setting.
@@ -162,6 +183,19 @@ func (c Config) check() error {
 		return &Error{Var: "HUB_MAX_FRAME_BYTES", Err: invalid(
 			"must be at least 4×HUB_MAX_MESSAGE_CHARS+1024 = %d so a longest message fits in a frame (got %d)",
 			minFrame, c.MaxFrameBytes)}
+	}
+	if c.SFU == SFUNATS && c.NATSURL == "" {
+		return &Error{Var: "HUB_SFU", Err: invalid(
+			"nats needs HUB_NATS_URL: the hubs and the cmd/sfu nodes must share an external NATS server")}
+	}
+	if err := c.SFUNetwork.check(); err != nil {
+		return err
+	}
+	if len(c.TURNURLs) > 0 && !c.TURNSecret.IsSet() {
+		return &Error{Var: "HUB_TURN_SECRET", Err: invalid("must be set when HUB_TURN_URLS is: TURN credentials are derived from it")}
+	}
+	if len(c.TURNURLs) == 0 && c.TURNSecret.IsSet() {
+		return &Error{Var: "HUB_TURN_URLS", Err: invalid("must be set when HUB_TURN_SECRET is")}
 	}
 	if c.WebhookRetryCap < c.WebhookRetryBase {
 		return &Error{Var: "HUB_WEBHOOK_RETRY_CAP", Err: invalid(
@@ -175,10 +209,10 @@ type loadEnv struct {
 	hostname func() (string, error)
 }
 
-func newFlagSet() *flag.FlagSet {
-	fs := flag.NewFlagSet("hub", flag.ContinueOnError)
+func newFlagSet[T any](name string, list []setting[T]) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	for _, s := range settings() {
+	for _, s := range list {
 		fs.String(flagName(s.env), "", s.env+": "+s.usage)
 	}
 	return fs
@@ -190,10 +224,12 @@ func flagName(env string) string {
 }
 
 // Usage is the help text listing every flag and variable with its default.
-func Usage() string {
+func Usage() string { return usageOf("hub", settings()) }
+
+func usageOf[T any](name string, list []setting[T]) string {
 	var b bytes.Buffer
-	b.WriteString("Usage: hub [flags]\n\nEvery flag can also be given as the environment variable named with it;\na flag wins over the variable. Empty means the default.\n\n")
-	for _, s := range settings() {
+	fmt.Fprintf(&b, "Usage: %s [flags]\n\nEvery flag can also be given as the environment variable named with it;\na flag wins over the variable. Empty means the default.\n\n", name)
+	for _, s := range list {
 		def := s.def
 		if def == "" && s.defDoc != "" {
 			def = s.defDoc

@@ -73,6 +73,19 @@ func TestDefaults(t *testing.T) {
 		{"WebhookGiveUp", c.WebhookGiveUp, 24 * time.Hour},
 		{"WebhookTimeout", c.WebhookTimeout, 10 * time.Second},
 		{"WebhookWorkers", c.WebhookWorkers, 8},
+		{"SFUNetwork.UDPPort", c.SFUNetwork.UDPPort, 0},
+		{"SFUNetwork.UDPPortMin", c.SFUNetwork.UDPPortMin, uint16(0)},
+		{"SFUNetwork.UDPPortMax", c.SFUNetwork.UDPPortMax, uint16(0)},
+		{"SFUNetwork.PublicIPs", len(c.SFUNetwork.PublicIPs), 0},
+		{"SFUNetwork.TCPPort", c.SFUNetwork.TCPPort, 0},
+		{"SFUNetwork.Loopback", c.SFUNetwork.Loopback, false},
+		{"SFUNetwork.MaxTracks", c.SFUNetwork.MaxTracks, 4},
+		{"STUNURLs", len(c.STUNURLs), 0},
+		{"TURNURLs", len(c.TURNURLs), 0},
+		{"TURNSecret", c.TURNSecret, Secret("")},
+		{"TURNTTL", c.TURNTTL, 12 * time.Hour},
+		{"CallMaxParticipants", c.CallMaxParticipants, 16},
+		{"CallRingTimeout", c.CallRingTimeout, 30 * time.Second},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -173,10 +186,38 @@ func TestFromEnv(t *testing.T) {
 		{"HUB_WEBHOOK_GIVE_UP", "72h", func(c Config) any { return c.WebhookGiveUp }, 72 * time.Hour},
 		{"HUB_WEBHOOK_TIMEOUT", "3s", func(c Config) any { return c.WebhookTimeout }, 3 * time.Second},
 		{"HUB_WEBHOOK_WORKERS", "32", func(c Config) any { return c.WebhookWorkers }, 32},
+		{"HUB_SFU_UDP_PORT", "3478", func(c Config) any { return c.SFUNetwork.UDPPort }, 3478},
+		{"HUB_SFU_UDP_PORT_MIN", "50000", func(c Config) any { return c.SFUNetwork.UDPPortMin }, uint16(50000)},
+		{"HUB_SFU_UDP_PORT_MAX", "50100", func(c Config) any { return c.SFUNetwork.UDPPortMax }, uint16(50100)},
+		{"HUB_SFU_PUBLIC_IP", " 203.0.113.7, 2001:DB8::1 ,203.0.113.7", func(c Config) any { return strings.Join(c.SFUNetwork.PublicIPs, " ") }, "203.0.113.7 2001:db8::1"},
+		{"HUB_SFU_TCP_PORT", "8443", func(c Config) any { return c.SFUNetwork.TCPPort }, 8443},
+		{"HUB_SFU_LOOPBACK", "true", func(c Config) any { return c.SFUNetwork.Loopback }, true},
+		{"HUB_SFU_LOOPBACK", "1", func(c Config) any { return c.SFUNetwork.Loopback }, true},
+		{"HUB_SFU_LOOPBACK", "false", func(c Config) any { return c.SFUNetwork.Loopback }, false},
+		{"HUB_SFU_MAX_TRACKS", "1", func(c Config) any { return c.SFUNetwork.MaxTracks }, 1},
+		{"HUB_STUN_URLS", "stun:stun.example.com:3478, STUNS:stun.example.com", func(c Config) any { return strings.Join(c.STUNURLs, " ") }, "stun:stun.example.com:3478 stuns:stun.example.com"},
+		{"HUB_TURN_URLS", "turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349?transport=tcp", func(c Config) any { return strings.Join(c.TURNURLs, " ") }, "turn:turn.example.com:3478?transport=udp turns:turn.example.com:5349?transport=tcp"},
+		{"HUB_TURN_SECRET", " s3cret ", func(c Config) any { return c.TURNSecret.Value() }, " s3cret "},
+		{"HUB_TURN_TTL", "1m", func(c Config) any { return c.TURNTTL }, time.Minute},
+		{"HUB_CALL_MAX_PARTICIPANTS", "2", func(c Config) any { return c.CallMaxParticipants }, 2},
+		{"HUB_CALL_MAX_PARTICIPANTS", "1000", func(c Config) any { return c.CallMaxParticipants }, 1000},
+		{"HUB_CALL_RING_TIMEOUT", "45s", func(c Config) any { return c.CallRingTimeout }, 45 * time.Second},
+	}
+	// Some settings are only valid with a partner; give it.
+	partner := map[string]map[string]string{
+		"HUB_SFU":              {"HUB_NATS_URL": "nats://127.0.0.1:4222"},
+		"HUB_SFU_UDP_PORT_MIN": {"HUB_SFU_UDP_PORT_MAX": "65535"},
+		"HUB_SFU_UDP_PORT_MAX": {"HUB_SFU_UDP_PORT_MIN": "1"},
+		"HUB_TURN_URLS":        {"HUB_TURN_SECRET": "s"},
+		"HUB_TURN_SECRET":      {"HUB_TURN_URLS": "turn:t.example"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
-			c := mustLoad(t, nil, map[string]string{tt.env: tt.value})
+			m := map[string]string{tt.env: tt.value}
+			for k, v := range partner[tt.env] {
+				m[k] = v
+			}
+			c := mustLoad(t, nil, m)
 			if got := tt.get(c); got != tt.want {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
@@ -244,7 +285,7 @@ func TestFlagsOverrideEnv(t *testing.T) {
 }
 
 func TestEveryVariableHasAFlag(t *testing.T) {
-	fs := newFlagSet()
+	fs := newFlagSet("hub", settings())
 	seen := map[string]bool{}
 	for _, s := range settings() {
 		if !strings.HasPrefix(s.env, "HUB_") {
@@ -270,6 +311,9 @@ func TestEveryVariableHasAFlag(t *testing.T) {
 		"HUB_OUTBOUND_QUEUE", "HUB_PING_INTERVAL", "HUB_PONG_TIMEOUT", "HUB_WRITE_TIMEOUT",
 		"HUB_AUTH_TIMEOUT", "HUB_SHUTDOWN_TIMEOUT", "HUB_TOKEN_TTL", "HUB_BOT_TOKEN_TTL",
 		"HUB_BCRYPT_COST", "HUB_REPAIR_INTERVAL",
+		"HUB_SFU_UDP_PORT", "HUB_SFU_UDP_PORT_MIN", "HUB_SFU_UDP_PORT_MAX", "HUB_SFU_PUBLIC_IP",
+		"HUB_SFU_TCP_PORT", "HUB_SFU_LOOPBACK", "HUB_SFU_MAX_TRACKS", "HUB_STUN_URLS", "HUB_TURN_URLS",
+		"HUB_TURN_SECRET", "HUB_TURN_TTL", "HUB_CALL_MAX_PARTICIPANTS", "HUB_CALL_RING_TIMEOUT",
 	} {
 		if !seen[want] {
 			t.Errorf("%s: not a setting", want)
@@ -349,6 +393,26 @@ func TestBadValues(t *testing.T) {
 		{"HUB_WEBHOOK_GIVE_UP", "-1h", `config: HUB_WEBHOOK_GIVE_UP: must be positive (got -1h)`},
 		{"HUB_WEBHOOK_TIMEOUT", "10", `config: HUB_WEBHOOK_TIMEOUT: "10" is not a duration (like 10s, 5m, 24h)`},
 		{"HUB_WEBHOOK_WORKERS", "0", `config: HUB_WEBHOOK_WORKERS: must be in 1..1024 (got 0)`},
+		{"HUB_SFU_UDP_PORT", "-1", `config: HUB_SFU_UDP_PORT: must be in 0..65535 (got -1)`},
+		{"HUB_SFU_UDP_PORT", "65536", `config: HUB_SFU_UDP_PORT: must be in 0..65535 (got 65536)`},
+		{"HUB_SFU_UDP_PORT", "udp", `config: HUB_SFU_UDP_PORT: "udp" is not a whole number`},
+		{"HUB_SFU_UDP_PORT_MIN", "-1", `config: HUB_SFU_UDP_PORT_MIN: must be in 0..65535 (got -1)`},
+		{"HUB_SFU_UDP_PORT_MAX", "70000", `config: HUB_SFU_UDP_PORT_MAX: must be in 0..65535 (got 70000)`},
+		{"HUB_SFU_PUBLIC_IP", "203.0.113.7,host.example", `config: HUB_SFU_PUBLIC_IP: "host.example" is not an IP address`},
+		{"HUB_SFU_PUBLIC_IP", "203.0.113.300", `config: HUB_SFU_PUBLIC_IP: "203.0.113.300" is not an IP address`},
+		{"HUB_SFU_TCP_PORT", "99999", `config: HUB_SFU_TCP_PORT: must be in 0..65535 (got 99999)`},
+		{"HUB_SFU_LOOPBACK", "yes", `config: HUB_SFU_LOOPBACK: must be true or false (got "yes")`},
+		{"HUB_SFU_MAX_TRACKS", "0", `config: HUB_SFU_MAX_TRACKS: must be in 1..64 (got 0)`},
+		{"HUB_STUN_URLS", "stun.example.com:3478", `config: HUB_STUN_URLS: "stun.example.com:3478" must start with stun: or stuns:`},
+		{"HUB_STUN_URLS", "turn:t.example", `config: HUB_STUN_URLS: "turn:t.example" must start with stun: or stuns:`},
+		{"HUB_STUN_URLS", "stun:", `config: HUB_STUN_URLS: "stun:" is not a stun URI (want stun:host[:port])`},
+		{"HUB_TURN_URLS", "stun:s.example", `config: HUB_TURN_URLS: "stun:s.example" must start with turn: or turns:`},
+		{"HUB_TURN_URLS", "turn://t.example", `config: HUB_TURN_URLS: "turn://t.example" is not a turn URI (want turn:host[:port])`},
+		{"HUB_TURN_TTL", "30s", `config: HUB_TURN_TTL: must be at least 1m0s (got 30s)`},
+		{"HUB_TURN_TTL", "long", `config: HUB_TURN_TTL: "long" is not a duration (like 10s, 5m, 24h)`},
+		{"HUB_CALL_MAX_PARTICIPANTS", "1", `config: HUB_CALL_MAX_PARTICIPANTS: must be in 2..1000 (got 1)`},
+		{"HUB_CALL_MAX_PARTICIPANTS", "1001", `config: HUB_CALL_MAX_PARTICIPANTS: must be in 2..1000 (got 1001)`},
+		{"HUB_CALL_RING_TIMEOUT", "0s", `config: HUB_CALL_RING_TIMEOUT: must be positive (got 0s)`},
 	}
 	secrets := []string{"hunter2", "secretpw", "short"}
 	for _, tt := range tests {
@@ -596,5 +660,70 @@ func TestLogger(t *testing.T) {
 		if !strings.Contains(out, "boom") {
 			t.Errorf("%v: error not logged: %s", tt.env, out)
 		}
+	}
+}
+
+// TestCrossSettingChecks covers the rules between settings; their errors
+// name the variable to fix.
+func TestCrossSettingChecks(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // "" = valid
+	}{
+		{"sfu nats without NATS", map[string]string{"HUB_SFU": "nats"},
+			`config: HUB_SFU: nats needs HUB_NATS_URL: the hubs and the cmd/sfu nodes must share an external NATS server`},
+		{"sfu nats with NATS", map[string]string{"HUB_SFU": "nats", "HUB_NATS_URL": "nats://n:4222"}, ""},
+		{"udp min alone", map[string]string{"HUB_SFU_UDP_PORT_MIN": "50000"},
+			`config: HUB_SFU_UDP_PORT_MAX: must be set with HUB_SFU_UDP_PORT_MIN`},
+		{"udp max alone", map[string]string{"HUB_SFU_UDP_PORT_MAX": "50000"},
+			`config: HUB_SFU_UDP_PORT_MIN: must be set with HUB_SFU_UDP_PORT_MAX`},
+		{"udp min above max", map[string]string{"HUB_SFU_UDP_PORT_MIN": "50100", "HUB_SFU_UDP_PORT_MAX": "50000"},
+			`config: HUB_SFU_UDP_PORT_MAX: must be at least HUB_SFU_UDP_PORT_MIN = 50100 (got 50000)`},
+		{"udp range zero is unset", map[string]string{"HUB_SFU_UDP_PORT_MIN": "0", "HUB_SFU_UDP_PORT_MAX": "0"}, ""},
+		{"udp range of one", map[string]string{"HUB_SFU_UDP_PORT_MIN": "50000", "HUB_SFU_UDP_PORT_MAX": "50000"}, ""},
+		{"udp port and range", map[string]string{"HUB_SFU_UDP_PORT": "3478", "HUB_SFU_UDP_PORT_MIN": "50000", "HUB_SFU_UDP_PORT_MAX": "50100"},
+			`config: HUB_SFU_UDP_PORT: is one shared port; leave HUB_SFU_UDP_PORT_MIN/MAX unset with it (got 3478 and 50000..50100)`},
+		{"turn urls without secret", map[string]string{"HUB_TURN_URLS": "turn:t.example"},
+			`config: HUB_TURN_SECRET: must be set when HUB_TURN_URLS is: TURN credentials are derived from it`},
+		{"turn secret without urls", map[string]string{"HUB_TURN_SECRET": "hunter2"},
+			`config: HUB_TURN_URLS: must be set when HUB_TURN_SECRET is`},
+		{"stun alone", map[string]string{"HUB_STUN_URLS": "stun:s.example"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(nil, env(tt.env), fixedHost("h"))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got nil error, want %s", tt.want)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("got  %s\nwant %s", err, tt.want)
+			}
+			checkOneLine(t, err, []string{"hunter2"})
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("got %v, want it to wrap ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestTURNSecretNotPrinted(t *testing.T) {
+	const secret = "turn-secret-ttt"
+	c := mustLoad(t, nil, map[string]string{"HUB_TURN_URLS": "turn:t.example", "HUB_TURN_SECRET": secret})
+	var js bytes.Buffer
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("cfg", "config", c)
+	for name, out := range map[string]string{"String": c.String(), "%+v": fmt.Sprintf("%+v", c), "%#v": fmt.Sprintf("%#v", c), "json": js.String()} {
+		if strings.Contains(out, secret) {
+			t.Errorf("%s output leaks the TURN secret: %s", name, out)
+		}
+	}
+	if !strings.Contains(c.String(), `turn_secret="[redacted]"`) || !strings.Contains(c.String(), `turn_urls="turn:t.example"`) {
+		t.Errorf("String lacks the TURN settings: %s", c.String())
 	}
 }

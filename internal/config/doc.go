@@ -16,11 +16,20 @@
 //	log := cfg.Logger(os.Stderr)
 //	log.Info("starting", "config", cfg) // secrets never printed
 //
+// A standalone SFU node (cmd/sfu) reads its own, smaller set with
+//
+//	cfg, err := config.LoadSFU(os.Args[1:], os.Getenv) // SFUConfig
+//
+// which shares HUB_NATS_URL (required there), HUB_NATS_SUBJECT_PREFIX,
+// HUB_NODE_ID, HUB_LOG_* and the HUB_SFU_* network settings (one SFUNetwork
+// type, parsed by the same code as the hub's embedded SFU) and adds
+// HUB_SFU_ADDR, its HTTP listener.
+//
 // Every variable HUB_FOO_BAR has the flag -foo-bar. Precedence: a flag given
 // on the command line (even as an empty string) wins over the environment,
 // which wins over the default. An empty value means "not set": the default
 // applies. Values are trimmed of surrounding spaces, except the secrets
-// (HUB_JWT_SECRET, HUB_AI_API_KEY, HUB_BOOTSTRAP_ADMIN), which are used as
+// (HUB_JWT_SECRET, HUB_AI_API_KEY, HUB_BOOTSTRAP_ADMIN, HUB_TURN_SECRET), which are used as
 // they are.
 //
 // A bad value makes Load return an *Error whose text is one line naming the

@@ -1,16 +1,17 @@
 package config
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 )
 
 // Logger builds the hub's logger writing to w, in LogFormat at LogLevel.
-func (c Config) Logger(w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.LogLevel}
-	if c.LogFormat == LogJSON {
+func (c Config) Logger(w io.Writer) *slog.Logger { return newLogger(w, c.LogLevel, c.LogFormat) }
+
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == LogJSON {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
@@ -24,7 +25,7 @@ func (c Config) LogValue() slog.Value {
 	if c.BootstrapAdmin.IsSet() {
 		admin = c.BootstrapAdmin.Name + ":" + redacted
 	}
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("addr", c.Addr),
 		slog.String("data_dir", c.DataDir),
 		slog.String("database_url", redactURLList(c.DatabaseURL)),
@@ -38,6 +39,15 @@ func (c Config) LogValue() slog.Value {
 		slog.String("ai_api_key", c.AIAPIKey.String()),
 		slog.String("ai_model", c.AIModel),
 		slog.String("sfu", c.SFU),
+	}
+	attrs = append(attrs, c.SFUNetwork.logAttrs()...)
+	attrs = append(attrs,
+		slog.String("stun_urls", strings.Join(c.STUNURLs, ",")),
+		slog.String("turn_urls", strings.Join(c.TURNURLs, ",")),
+		slog.String("turn_secret", c.TURNSecret.String()),
+		slog.Duration("turn_ttl", c.TURNTTL),
+		slog.Int("call_max_participants", c.CallMaxParticipants),
+		slog.Duration("call_ring_timeout", c.CallRingTimeout),
 		slog.String("node_id", c.NodeID),
 		slog.String("nats_subject_prefix", c.NATSSubjectPrefix),
 		slog.String("log_level", strings.ToLower(c.LogLevel.String())),
@@ -57,19 +67,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("bcrypt_cost", c.BcryptCost),
 		slog.Duration("repair_interval", c.RepairInterval),
 	)
+	return slog.GroupValue(attrs...)
 }
 
 // String is LogValue as space-separated key=value pairs, also secret-free.
-func (c Config) String() string {
-	var b strings.Builder
-	for i, a := range c.LogValue().Group() {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		fmt.Fprintf(&b, "%s=%q", a.Key, a.Value.String())
-	}
-	return b.String()
-}
+func (c Config) String() string { return attrsString(c.LogValue()) }
 
 // GoString keeps %#v as secret-free as %v.
 func (c Config) GoString() string { return "config.Config{" + c.String() + "}" }

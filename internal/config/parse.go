@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -375,6 +376,75 @@ func parseGiveUp(v string) (time.Duration, error) {
 	}
 	if d < minWebhookGiveUp {
 		return 0, invalid("must be at least %s, since deliveries are retried for at least an hour (got %s)", minWebhookGiveUp, v)
+	}
+	return d, nil
+}
+
+// parsePortOrUnset reads a port 1..65535, or empty or 0 for "not set".
+func parsePortOrUnset(v string) (uint16, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := parseInt(v, 0, 65535)
+	return uint16(n), err
+}
+
+func parseBool(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, invalid("must be true or false (got %q)", v)
+	}
+	return b, nil
+}
+
+// parseIPs reads a comma-separated list of IP addresses, normalized.
+func parseIPs(v string) ([]string, error) {
+	var out []string
+	for part := range strings.SplitSeq(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		ip := net.ParseIP(part)
+		if ip == nil {
+			return nil, invalid("%q is not an IP address", part)
+		}
+		out = appendUnique(out, ip.String())
+	}
+	return out, nil
+}
+
+// parseICEURLs reads a comma-separated list of STUN or TURN URIs (RFC 7064,
+// RFC 7065: scheme:host[:port][?transport=udp|tcp]) with one of schemes.
+// The scheme is lower-cased; the rest is passed to browsers as it is.
+func parseICEURLs(v string, schemes ...string) ([]string, error) {
+	var out []string
+	for part := range strings.SplitSeq(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		scheme, rest, ok := strings.Cut(part, ":")
+		scheme = strings.ToLower(scheme)
+		if !ok || !slices.Contains(schemes, scheme) {
+			return nil, invalid("%q must start with %s:", part, strings.Join(schemes, ": or "))
+		}
+		if rest == "" || strings.HasPrefix(rest, "//") || strings.ContainsAny(rest, " @") {
+			return nil, invalid("%q is not a %s URI (want %s:host[:port])", part, scheme, scheme)
+		}
+		out = appendUnique(out, scheme+":"+rest)
+	}
+	return out, nil
+}
+
+// parseAtLeast is parseDuration with a floor.
+func parseAtLeast(v string, least time.Duration) (time.Duration, error) {
+	d, err := parseDuration(v)
+	if err != nil {
+		return 0, err
+	}
+	if d < least {
+		return 0, invalid("must be at least %s (got %s)", least, v)
 	}
 	return d, nil
 }

@@ -1,24 +1,30 @@
 package config
 
+import "time"
+
+// defaultSubjectPrefix is HUB_NATS_SUBJECT_PREFIX's default, for hubs and
+// SFU nodes alike: they must agree to hear each other.
+const defaultSubjectPrefix = "hub"
+
 // setting is one HUB_* variable and its flag.
-type setting struct {
+type setting[T any] struct {
 	env    string // HUB_* name; the flag is flagName(env)
 	usage  string
 	def    string // default value, parsed by set like any other value
 	defDoc string // how the default is derived, for Usage, when def is ""
 	secret bool   // used as is: not trimmed
 	// derive computes the default from settings set before it (def == "").
-	derive func(c *Config, env loadEnv) string
+	derive func(c *T, env loadEnv) string
 	// set parses and validates v (never empty unless the setting may be
 	// empty) into c.
-	set func(c *Config, v string) error
+	set func(c *T, v string) error
 }
 
 // settings lists every variable in the order they are applied: a derived
 // default may only read settings above it. It is a function, not a package
 // variable, so there is no shared state to mutate.
-func settings() []setting {
-	return []setting{
+func settings() []setting[Config] {
+	list := []setting[Config]{
 		{env: "HUB_ADDR", usage: "listen address host:port", def: "127.0.0.1:8080",
 			set: func(c *Config, v string) (err error) { c.Addr, err = parseAddr(v); return }},
 		{env: "HUB_DATA_DIR", usage: "embedded store, generated secrets and uploads", def: "./data",
@@ -66,11 +72,26 @@ func settings() []setting {
 			set: func(c *Config, v string) error { c.AIModel = v; return nil }},
 		{env: "HUB_SFU", usage: "embedded, or nats to use cmd/sfu nodes found over NATS", def: SFUEmbedded,
 			set: func(c *Config, v string) (err error) { c.SFU, err = oneOf(v, SFUEmbedded, SFUNATS); return }},
+	}
+	list = append(list, within(networkSettings(), func(c *Config) *SFUNetwork { return &c.SFUNetwork })...)
+	return append(list, []setting[Config]{
+		{env: "HUB_STUN_URLS", usage: "STUN server URLs (stun: or stuns:), comma-separated, handed to clients joining a call",
+			set: func(c *Config, v string) (err error) { c.STUNURLs, err = parseICEURLs(v, "stun", "stuns"); return }},
+		{env: "HUB_TURN_URLS", usage: "TURN server URLs (turn: or turns:), comma-separated, handed to clients with time-limited credentials; needs HUB_TURN_SECRET",
+			set: func(c *Config, v string) (err error) { c.TURNURLs, err = parseICEURLs(v, "turn", "turns"); return }},
+		{env: "HUB_TURN_SECRET", usage: "the TURN server's shared secret (coturn static-auth-secret), used as is", secret: true,
+			set: func(c *Config, v string) error { c.TURNSecret = Secret(v); return nil }},
+		{env: "HUB_TURN_TTL", usage: "lifetime of the TURN credentials handed to a client, at least 1m", def: "12h",
+			set: func(c *Config, v string) (err error) { c.TURNTTL, err = parseAtLeast(v, time.Minute); return }},
+		{env: "HUB_CALL_MAX_PARTICIPANTS", usage: "participants one call may have, 2..1000", def: "16",
+			set: func(c *Config, v string) (err error) { c.CallMaxParticipants, err = parseInt(v, 2, 1000); return }},
+		{env: "HUB_CALL_RING_TIMEOUT", usage: "how long a one-on-one call rings before it ends unanswered", def: "30s",
+			set: func(c *Config, v string) (err error) { c.CallRingTimeout, err = parseDuration(v); return }},
 
 		{env: "HUB_NODE_ID", usage: "this hub's name on the bus: letters, digits, '-' and '_'", defDoc: "hostname-<6 random hex>",
 			derive: func(_ *Config, env loadEnv) string { return defaultNodeID(env.hostname) },
 			set:    func(c *Config, v string) (err error) { c.NodeID, err = parseNodeID(v); return }},
-		{env: "HUB_NATS_SUBJECT_PREFIX", usage: "first token(s) of every NATS subject", def: "hub",
+		{env: "HUB_NATS_SUBJECT_PREFIX", usage: "first token(s) of every NATS subject", def: defaultSubjectPrefix,
 			set: func(c *Config, v string) (err error) { c.NATSSubjectPrefix, err = parsePrefix(v); return }},
 		{env: "HUB_LOG_LEVEL", usage: "debug, info, warn or error", def: "info",
 			set: func(c *Config, v string) (err error) { c.LogLevel, err = parseLevel(v); return }},
@@ -129,5 +150,5 @@ func settings() []setting {
 			set: func(c *Config, v string) (err error) { c.WebhookTimeout, err = parseDuration(v); return }},
 		{env: "HUB_WEBHOOK_WORKERS", usage: "webhook deliveries one hub makes at once", def: "8",
 			set: func(c *Config, v string) (err error) { c.WebhookWorkers, err = parseInt(v, 1, 1024); return }},
-	}
+	}...)
 }
