@@ -69,6 +69,10 @@ type Call struct {
 	StartedAt    time.Time  `json:"started_at"`
 	EndedAt      *time.Time `json:"ended_at,omitempty"`
 	EndedReason  string     `json:"ended_reason,omitempty"`
+	// Version grows with every change of the call. call_state events
+	// from different hubs may arrive out of order; a client keeps the
+	// highest version it saw.
+	Version int64 `json:"version,omitempty"`
 }
 
 // CallStateEvent tells a room a call started, changed participants or ended.
@@ -137,6 +141,7 @@ func (r CallRecord) Call() Call {
 		Participants: make([]User, 0, len(r.Participants)),
 		StartedAt:    r.StartedAt,
 		EndedReason:  r.EndedReason,
+		Version:      r.Version,
 	}
 	seen := make(map[string]bool, len(r.Participants))
 	for _, m := range r.Participants {
