@@ -307,6 +307,31 @@ func (s *Service) SFULost(ctx context.Context, sfuNode string) {
 		})
 }
 
+// Reap clears what no node is left to hold, for when node loss was never
+// observed (a single hub restarting under a new node ID, say): live calls
+// on an SFU node sfuAlive rejects end (sfu_lost), and participants on a
+// hub hubAlive rejects are removed as by HubLost. The caller must know
+// the answer for every node; one it merely has not heard from yet counts
+// as dead here.
+func (s *Service) Reap(ctx context.Context, hubAlive, sfuAlive func(node string) bool) {
+	orphaned := func(m chat.CallMember) bool { return !hubAlive(m.Hub) }
+	s.forLive(ctx, "reap", func(c chat.CallRecord) bool {
+		return !sfuAlive(c.SFUNode) || containsFunc(c.Participants, orphaned)
+	}, func(rec *chat.CallRecord) (bool, error) {
+		switch {
+		case !rec.Live():
+			return false, nil
+		case !sfuAlive(rec.SFUNode):
+			s.end(rec, chat.CallEndSFULost)
+		case containsFunc(rec.Participants, orphaned):
+			s.remove(rec, orphaned, true, chat.CallEndHubLost)
+		default:
+			return false, nil
+		}
+		return true, nil
+	})
+}
+
 // forLive commits change to each live call match selects.
 func (s *Service) forLive(ctx context.Context, op string, match func(chat.CallRecord) bool, change func(*chat.CallRecord) (bool, error)) {
 	live, err := s.store.LiveCalls(ctx)

@@ -408,6 +408,32 @@ var scenarios = []scenario{
 			t.Fatalf("rtc subscriptions of bob on hub-2 after its sweep: got %d, want 0", n)
 		}
 	}},
+	{name: "ReapAfterRestart", run: func(t *testing.T, e *env) {
+		ctx := t.Context()
+		old := e.hub("hub-old")
+		a, b := e.user("alice"), e.user("bob")
+		r1 := e.room(chat.KindPublic, a)
+		c1, err := old.Start(ctx, e.conn(a), r1.ID, chat.CallVideo)
+		must(t, "Start(r1)", err)
+		_, _, err = old.Join(ctx, e.conn(a), r1.ID, c1.ID)
+		must(t, "Join(alice, old hub)", err)
+		_, _, err = e.svc.Join(ctx, e.conn(b), r1.ID, c1.ID)
+		must(t, "Join(bob, hub-1)", err)
+		e.sfu.nodes = []string{"sfu-old"}
+		r2 := e.room(chat.KindPublic, a)
+		c2, err := e.svc.Start(ctx, e.conn(a), r2.ID, chat.CallVideo)
+		must(t, "Start(r2)", err)
+
+		// hub-1 knows only itself and sfu-1 to be alive.
+		e.svc.Reap(ctx, func(n string) bool { return n == "hub-1" }, func(n string) bool { return n == "sfu-1" })
+		got := e.record(c1.ID)
+		if !got.Live() || len(got.Participants) != 1 || got.Participants[0].User.ID != b.ID {
+			t.Fatalf("call on a live SFU after the reap: got %s %+v, want live with bob only", got.State, got.Participants)
+		}
+		if got := e.record(c2.ID); got.State != chat.CallEnded || got.EndedReason != chat.CallEndSFULost {
+			t.Fatalf("call on a dead SFU after the reap: got %s %q, want ended, sfu_lost", got.State, got.EndedReason)
+		}
+	}},
 	{name: "SignalingOnlyForOwnPeer", run: func(t *testing.T, e *env) {
 		ctx := t.Context()
 		a, b := e.user("alice"), e.user("bob")

@@ -18,7 +18,8 @@
 // Entry points: New, then the gateway's commands Start, Join, Answer,
 // Candidate, Publish, Decline, Leave and Disconnected; LiveCall for the
 // join reply and Inspect for operators; HubLost and SFULost from the
-// cluster's and the SFU client's node-loss callbacks; Run (the ring-timeout
+// cluster's and the SFU client's node-loss callbacks, Reap for losses
+// nobody saw (a restart under a new node ID); Run (the ring-timeout
 // sweeper) and Close. The peer ID on the SFU is the connection ID, and
 // rtc_offer / rtc_candidate frames for a connection arrive on
 // Bus.ConnRTC(conn ID), subscribed before the SFU is asked to join so the
