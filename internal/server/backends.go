@@ -12,6 +12,7 @@ import (
 
 	"github.com/pawfect/hub/internal/auth"
 	"github.com/pawfect/hub/internal/bus"
+	"github.com/pawfect/hub/internal/calls"
 	"github.com/pawfect/hub/internal/chat"
 	"github.com/pawfect/hub/internal/cluster"
 	"github.com/pawfect/hub/internal/config"
@@ -32,6 +33,7 @@ type store interface {
 	cluster.Store
 	rest.AuditLog
 	webhooks.Store
+	calls.Store
 	Ping(ctx context.Context) error
 	Close() error
 }

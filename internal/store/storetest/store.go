@@ -15,6 +15,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 	WebhookStore // webhooks.go
+	CallStore    // calls.go
 
 	// CreateAccount inserts a new account; chat.ErrConflict if the username
 	// is taken (by any account, deleted ones included) or the ID is.

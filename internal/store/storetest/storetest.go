@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Activity", activityTests},
 		{"Audit", auditTests},
 		{"Webhooks", webhookTests},
+		{"Calls", callTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
