@@ -427,6 +427,20 @@ func (s *Service) LiveCall(ctx context.Context, roomID string) (*chat.Call, erro
 	return &c, nil
 }
 
+// Participants counts the participants of every live call by room, for
+// the operators' room list.
+func (s *Service) Participants(ctx context.Context) (map[string]int, error) {
+	live, err := s.store.LiveCalls(ctx)
+	if err != nil {
+		return nil, storeErr("live calls", err)
+	}
+	out := make(map[string]int, len(live))
+	for _, c := range live {
+		out[c.Room] = len(c.Participants)
+	}
+	return out, nil
+}
+
 // Inspect returns the room's live call as operators see it: its SFU node
 // and participants with their tracks; nil if none. An SFU node that does
 // not answer leaves the tracks out rather than failing the inspection.

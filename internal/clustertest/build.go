@@ -11,18 +11,21 @@ import (
 	"time"
 )
 
-// hubBinary is the hub built for this test binary. It is package state on
-// purpose: the build is shared by every test of the binary (one build, not
-// one per test), and M removes it when they are done.
-var hubBinary binary
+// builds are the commands built for this test binary. It is package state
+// on purpose: each build is shared by every test of the binary (one build,
+// not one per test), and M removes them when they are done.
+var builds = binaries{byPkg: map[string]*binary{}}
+
+type binaries struct {
+	mu    sync.Mutex         // guards every field, and every binary's
+	byPkg map[string]*binary // "./cmd/hub" → its build
+	inM   bool               // M is running the tests, so the builds will be removed
+}
 
 type binary struct {
-	mu    sync.Mutex // guards every field
-	dir   string     // temporary directory holding the binary
-	path  string
-	err   error
-	built bool
-	inM   bool // M is running the tests, so the directory will be removed
+	dir  string // temporary directory holding the binary
+	path string
+	err  error
 }
 
 // Main runs a test binary's tests and then removes the hub binary built
@@ -36,46 +39,57 @@ type Main struct{ m *testing.M }
 // It also fits goleak.VerifyTestMain(clustertest.M(m)).
 func M(m *testing.M) Main { return Main{m: m} }
 
-// Run runs the tests and removes the hub binary; it returns m.Run's code.
+// Run runs the tests and removes the binaries; it returns m.Run's code.
 func (mm Main) Run() int {
-	hubBinary.mu.Lock()
-	hubBinary.inM = true
-	hubBinary.mu.Unlock()
+	builds.mu.Lock()
+	builds.inM = true
+	builds.mu.Unlock()
 	code := mm.m.Run()
-	hubBinary.mu.Lock()
-	defer hubBinary.mu.Unlock()
-	if hubBinary.dir != "" {
-		if err := os.RemoveAll(hubBinary.dir); err != nil {
-			fmt.Fprintf(os.Stderr, "clustertest: remove the hub binary: %v\n", err)
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	for pkg, b := range builds.byPkg {
+		if b.dir == "" {
+			continue
 		}
-		hubBinary.dir, hubBinary.path, hubBinary.built = "", "", false
+		if err := os.RemoveAll(b.dir); err != nil {
+			fmt.Fprintf(os.Stderr, "clustertest: remove the %s binary: %v\n", pkg, err)
+		}
 	}
+	builds.byPkg = map[string]*binary{}
 	return code
 }
 
-// hubPath returns the hub binary, building it on first use. The build
-// error, if any, is kept: later tests fail the same way without building
-// again.
-func hubPath(t testing.TB) string {
+// hubPath returns the hub binary, building it on first use.
+func hubPath(t testing.TB) string { return binaryPath(t, "./cmd/hub") }
+
+// sfuPath returns the SFU node binary, building it on first use.
+func sfuPath(t testing.TB) string { return binaryPath(t, "./cmd/sfu") }
+
+// binaryPath returns the binary of the command pkg, building it on first
+// use. The build error, if any, is kept: later tests fail the same way
+// without building again.
+func binaryPath(t testing.TB, pkg string) string {
 	t.Helper()
-	hubBinary.mu.Lock()
-	defer hubBinary.mu.Unlock()
-	if !hubBinary.inM {
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	if !builds.inM {
 		t.Fatal("clustertest: call clustertest.M from TestMain: os.Exit(clustertest.M(m).Run())")
 	}
-	if !hubBinary.built {
-		hubBinary.built = true
+	b := builds.byPkg[pkg]
+	if b == nil {
+		b = &binary{}
+		builds.byPkg[pkg] = b
 		start := time.Now()
-		hubBinary.dir, hubBinary.path, hubBinary.err = build()
-		t.Logf("clustertest: built ./cmd/hub (race=%v) in %v", raceEnabled, time.Since(start).Round(time.Millisecond))
+		b.dir, b.path, b.err = build(pkg)
+		t.Logf("clustertest: built %s (race=%v) in %v", pkg, raceEnabled, time.Since(start).Round(time.Millisecond))
 	}
-	if hubBinary.err != nil {
-		t.Fatalf("clustertest: build ./cmd/hub: %v", hubBinary.err)
+	if b.err != nil {
+		t.Fatalf("clustertest: build %s: %v", pkg, b.err)
 	}
-	return hubBinary.path
+	return b.path
 }
 
-func build() (dir, path string, err error) {
+func build(pkg string) (dir, path string, err error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", "", err
@@ -84,16 +98,17 @@ func build() (dir, path string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("find the go command: %w", err)
 	}
-	dir, err = os.MkdirTemp("", "clustertest-hub-")
+	name := filepath.Base(pkg)
+	dir, err = os.MkdirTemp("", "clustertest-"+name+"-")
 	if err != nil {
 		return "", "", err
 	}
-	path = filepath.Join(dir, "hub")
+	path = filepath.Join(dir, name)
 	args := []string{"build", "-o", path}
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	args = append(args, "./cmd/hub")
+	args = append(args, pkg)
 	cmd := exec.Command(goBin, args...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -50,6 +50,9 @@ type Options struct {
 type Cluster struct {
 	Prefix string
 	hubs   []*Hub
+	sfus   []*Hub // cmd/sfu nodes (StartSFU)
+	opts   Options
+	dir    string
 }
 
 // Start builds the hub binary (once per test binary), starts o.Hubs hubs
@@ -75,8 +78,8 @@ func Start(t testing.TB, o Options) *Cluster {
 	redistest.Clean(t, o.RedisURL, o.Prefix)
 	bin := hubPath(t)
 
-	c := &Cluster{Prefix: o.Prefix}
 	dir := t.TempDir()
+	c := &Cluster{Prefix: o.Prefix, opts: o, dir: dir}
 	// Registered before any process starts, so it runs (LIFO) before the
 	// cleanups of the services the hubs use.
 	t.Cleanup(func() { c.cleanup(t) })
@@ -146,6 +149,12 @@ func hubEnv(h *Hub, o Options) []string {
 	for k, v := range o.Env {
 		vars[k] = v
 	}
+	return envWith(vars)
+}
+
+// envWith is the test's environment without any HUB_* variable (a
+// developer's exported settings must not leak in), then vars in name order.
+func envWith(vars map[string]string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "HUB_") {
@@ -234,21 +243,22 @@ func (c *Cluster) Restart(t testing.TB, i int) {
 // cleanup kills every hub still running, then reports data races found in
 // the logs and, if the test failed, prints the logs.
 func (c *Cluster) cleanup(t testing.TB) {
-	for _, h := range c.hubs {
+	all := append(append([]*Hub(nil), c.hubs...), c.sfus...)
+	for _, h := range all {
 		if h.Running() {
 			h.signal(syscall.SIGKILL, stopTimeout)
 		}
 	}
-	for _, h := range c.hubs {
+	for _, h := range all {
 		b, err := os.ReadFile(h.LogPath)
 		if err != nil {
 			continue // never started
 		}
 		if bytes.Contains(b, []byte("WARNING: DATA RACE")) {
-			t.Errorf("clustertest: hub%d reported a data race (log below)", h.Index)
+			t.Errorf("clustertest: %s reported a data race (log below)", h.label())
 		}
 		if t.Failed() {
-			t.Logf("clustertest: log of hub%d (node %s, %s):\n%s", h.Index, h.NodeID, h.Addr, tail(b, logTail))
+			t.Logf("clustertest: log of %s (node %s, %s):\n%s", h.label(), h.NodeID, h.Addr, tail(b, logTail))
 		}
 	}
 }

@@ -38,8 +38,9 @@ type Hub struct {
 	DataDir string
 	LogPath string // the process's stdout and stderr, every run appended
 
-	bin string
-	env []string
+	bin  string
+	env  []string
+	name string // "hub0", "sfu0": how logs and errors name it
 
 	proc *process // nil when not running
 }
@@ -49,6 +50,13 @@ type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd.Wait returned
 	err    error         // cmd.Wait's result, set before exited is closed
+}
+
+func (h *Hub) label() string {
+	if h.name != "" {
+		return h.name
+	}
+	return fmt.Sprintf("hub%d", h.Index)
 }
 
 // Running reports whether the hub's process is running (started and not
@@ -76,15 +84,15 @@ func (h *Hub) start() error {
 // launch starts the process without waiting for it to be ready.
 func (h *Hub) launch() error {
 	if h.Running() {
-		return fmt.Errorf("hub%d is already running", h.Index)
+		return fmt.Errorf("%s is already running", h.label())
 	}
 	logf, err := os.OpenFile(h.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer logf.Close() // the child has its own copy
-	fmt.Fprintf(logf, "=== clustertest: starting hub%d (node %s) on %s at %s ===\n",
-		h.Index, h.NodeID, h.Addr, time.Now().Format(time.RFC3339Nano))
+	fmt.Fprintf(logf, "=== clustertest: starting %s (node %s) on %s at %s ===\n",
+		h.label(), h.NodeID, h.Addr, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(h.bin)
 	cmd.Env = h.env
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -92,7 +100,7 @@ func (h *Hub) launch() error {
 	// the kernel kills the hub too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start hub%d: %w", h.Index, err)
+		return fmt.Errorf("start %s: %w", h.label(), err)
 	}
 	p := &process{cmd: cmd, exited: make(chan struct{})}
 	go func() { // owned by h: every path that drops h.proc waits for exited
@@ -115,11 +123,11 @@ func (h *Hub) waitReady(timeout time.Duration) error {
 		}
 		select {
 		case <-h.proc.exited:
-			return fmt.Errorf("hub%d exited during start-up: %v", h.Index, h.proc.err)
+			return fmt.Errorf("%s exited during start-up: %v", h.label(), h.proc.err)
 		case <-time.After(pollEvery):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("hub%d: /readyz not 200 within %v", h.Index, timeout)
+			return fmt.Errorf("%s: /readyz not 200 within %v", h.label(), timeout)
 		}
 	}
 }

@@ -72,6 +72,10 @@ func (s *Server) reapPrevious(ctx context.Context) {
 // announces its users offline where it held their last connection. Every
 // surviving hub runs it; the reaping gives each departure to one of them.
 func (s *Server) onNodeLost(ctx context.Context, node string) {
+	if s.calls != nil {
+		// Its connections are gone, and with them their place in calls.
+		s.calls.svc.HubLost(ctx, node)
+	}
 	if s.limits.reap == nil {
 		return
 	}

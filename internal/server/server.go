@@ -37,6 +37,7 @@ type Server struct {
 	rooms   *rooms.Service
 	gateway *signaling.Gateway
 	cluster *cluster.Service
+	calls   *callParts
 	http    *http.Server
 	ln      net.Listener
 
@@ -134,6 +135,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if s.webhooks, err = startWebhooks(cfg, s.store, log); err != nil {
 		return nil, err
 	}
+	if s.calls, err = s.startCalls(ctx); err != nil {
+		return nil, err
+	}
 
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("server: HUB_ADDR: %w", err)
@@ -148,7 +152,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		MaxFrameBytes: int64(cfg.MaxFrameBytes), MaxJoinedRooms: cfg.MaxJoinedRooms,
 		QueueSize: cfg.OutboundQueue, PingInterval: cfg.PingInterval, PongTimeout: cfg.PongTimeout,
 		WriteTimeout: cfg.WriteTimeout, AuthTimeout: cfg.AuthTimeout, WriteCoalesce: cfg.WriteCoalesce,
-	}, signaling.Deps{Auth: authSvc, Rooms: s.rooms, Metrics: s.metrics, Logger: log})
+	}, signaling.Deps{Auth: authSvc, Rooms: s.rooms, Calls: s.calls.svc, Metrics: s.metrics, Logger: log})
 
 	if s.revocations, err = s.bus.Subscribe(s.bus.User("*"), s.onRevocation); err != nil {
 		return nil, fmt.Errorf("server: subscribe to revocations: %w", err)
@@ -161,9 +165,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		OnNodeLost: s.onNodeLost,
 	}, cluster.Deps{
 		Bus: clusterBus{s.bus}, Local: clusterLocal{rooms: s.rooms, gateway: s.gateway}, Store: s.store,
+		Calls: s.calls.svc,
 	}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+
+	s.calls.startReaper(s)
 
 	mux := http.NewServeMux()
 	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Limiter: limits, Ops: s.cluster, Audit: s.store,
@@ -246,6 +253,7 @@ func (s *Server) closeBackends() {
 	if s.cluster != nil {
 		s.cluster.Close() // says goodbye while the bus is still up
 	}
+	s.calls.close() // so does the embedded SFU; other hubs end its calls
 	if s.rooms != nil {
 		s.rooms.Close()
 	}

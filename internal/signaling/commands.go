@@ -19,6 +19,15 @@ const (
 	cmdEdit    = "edit"
 	cmdDelete  = "delete"
 	cmdPing    = "ping"
+
+	// Calls (PROTOCOL §5).
+	cmdCallStart    = "call_start"
+	cmdCallJoin     = "call_join"
+	cmdRTCAnswer    = "rtc_answer"
+	cmdRTCCandidate = "rtc_candidate"
+	cmdCallPublish  = "call_publish"
+	cmdCallDecline  = "call_decline"
+	cmdCallLeave    = "call_leave"
 )
 
 // command is one decoded client command. Pointer fields are optional ones
@@ -38,6 +47,12 @@ type command struct {
 	AfterSeq    *int64   `json:"after_seq"`
 	Limit       *int     `json:"limit"`
 	Seq         *int64   `json:"seq"`
+
+	Kind      string          `json:"kind"`
+	CallID    string          `json:"call_id"`
+	SDP       string          `json:"sdp"`
+	Candidate json.RawMessage `json:"candidate"`
+	Source    string          `json:"source"`
 }
 
 // required lists, per command type, the fields it must carry.
@@ -51,6 +66,14 @@ var required = map[string][]string{
 	cmdEdit:    {"room", "seq", "text"},
 	cmdDelete:  {"room", "seq"},
 	cmdPing:    {},
+
+	cmdCallStart:    {"room", "kind"},
+	cmdCallJoin:     {"room", "call_id"},
+	cmdRTCAnswer:    {"call_id", "sdp"},
+	cmdRTCCandidate: {"call_id", "candidate"},
+	cmdCallPublish:  {"call_id", "source"},
+	cmdCallDecline:  {"room", "call_id"},
+	cmdCallLeave:    {"room", "call_id"},
 }
 
 func (c *command) has(field string) bool {
@@ -65,6 +88,18 @@ func (c *command) has(field string) bool {
 		return c.Active != nil
 	case "seq":
 		return c.Seq != nil
+	case "kind":
+		return c.Kind != ""
+	case "call_id":
+		return c.CallID != ""
+	case "sdp":
+		return c.SDP != ""
+	case "candidate":
+		// null is as good as absent; a browser's end-of-candidates is an
+		// object with an empty "candidate" string, not null.
+		return len(c.Candidate) > 0 && !bytes.Equal(c.Candidate, []byte("null"))
+	case "source":
+		return c.Source != ""
 	}
 	return false
 }

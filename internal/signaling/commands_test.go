@@ -35,6 +35,19 @@ func TestDecodeCommand(t *testing.T) {
 		{"typing without active", `{"id":15,"type":"typing","room":"r"}`, 15, "active: required"},
 		{"edit without seq", `{"id":16,"type":"edit","room":"r","text":"x"}`, 16, "seq: required"},
 		{"delete without room", `{"id":17,"type":"delete","seq":1}`, 17, "room: required"},
+		{"call_start", `{"id":18,"type":"call_start","room":"r","kind":"video"}`, 18, ""},
+		{"call_start without kind", `{"id":19,"type":"call_start","room":"r"}`, 19, "kind: required"},
+		{"call_join without call_id", `{"id":20,"type":"call_join","room":"r"}`, 20, "call_id: required"},
+		{"call_join without room", `{"id":21,"type":"call_join","call_id":"c"}`, 21, "room: required"},
+		{"rtc_answer", `{"id":22,"type":"rtc_answer","call_id":"c","sdp":"v=0"}`, 22, ""},
+		{"rtc_answer without sdp", `{"id":23,"type":"rtc_answer","call_id":"c"}`, 23, "sdp: required"},
+		{"rtc_answer sdp not a string", `{"id":24,"type":"rtc_answer","call_id":"c","sdp":{}}`, 24, "invalid command JSON"},
+		{"rtc_candidate", `{"id":25,"type":"rtc_candidate","call_id":"c","candidate":{"candidate":"","sdpMid":"0"}}`, 25, ""},
+		{"rtc_candidate null", `{"id":26,"type":"rtc_candidate","call_id":"c","candidate":null}`, 26, "candidate: required"},
+		{"rtc_candidate without call", `{"id":27,"type":"rtc_candidate","candidate":{}}`, 27, "call_id: required"},
+		{"call_publish without source", `{"id":28,"type":"call_publish","call_id":"c"}`, 28, "source: required"},
+		{"call_decline without call_id", `{"id":29,"type":"call_decline","room":"r"}`, 29, "call_id: required"},
+		{"call_leave", `{"id":30,"type":"call_leave","room":"r","call_id":"c"}`, 30, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,6 +36,7 @@ type conn struct {
 	joined    map[string]struct{}
 
 	pinging   atomic.Bool
+	inCall    atomic.Bool    // it joined a call once: its close must leave it
 	lastWrite int64          // unix nanos of the last batch; owned by the running writer
 	wg        sync.WaitGroup // writers, pings and the close handshake
 }

@@ -102,6 +102,9 @@ func (g *Gateway) handle(ctx context.Context, c *conn, data []byte) {
 	case cmdDelete:
 		c.reply(cmd.ID, nil, g.rooms.Delete(ctx, u, cmd.Room, *cmd.Seq))
 	default:
+		if g.handleCall(ctx, c, cmd) {
+			return
+		}
 		// decodeCommand only lets known types through; a type listed there
 		// without a case here is a bug.
 		c.reply(cmd.ID, nil, chat.Errorf(chat.CodeInternal, "command %q is not handled", cmd.Type))
@@ -165,10 +168,11 @@ func (g *Gateway) handleJoin(ctx context.Context, c *conn, cmd command) {
 		c.reply(cmd.ID, nil, lerr)
 		return
 	}
+	call := g.liveCall(ctx, cmd.Room)
 	err := g.rooms.Join(ctx, c, cmd.Room, cmd.Since, func(res rooms.JoinResult) {
 		c.reply(cmd.ID, joinData{
 			Room: res.Room, Online: res.Online, Messages: res.Messages, HasMore: res.HasMore,
-			Streams: []json.RawMessage{}, Call: json.RawMessage("null"),
+			Streams: []json.RawMessage{}, Call: call,
 		}, nil)
 	})
 	if err != nil {
@@ -181,6 +185,7 @@ func (g *Gateway) handleJoin(ctx context.Context, c *conn, cmd command) {
 	if added {
 		g.metrics.JoinedRooms(1)
 	}
+	g.callLeftBehind(ctx, c, cmd.Room, call)
 }
 
 func deref(p *int64) int64 {

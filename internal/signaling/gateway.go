@@ -80,6 +80,7 @@ type Metrics interface {
 type Deps struct {
 	Auth    Authenticator
 	Rooms   *rooms.Service
+	Calls   Calls   // optional: without it, call commands answer unavailable
 	Metrics Metrics // optional
 	Logger  *slog.Logger
 }
@@ -89,6 +90,7 @@ type Gateway struct {
 	cfg     Config
 	auth    Authenticator
 	rooms   *rooms.Service
+	calls   Calls
 	metrics Metrics
 	log     *slog.Logger
 
@@ -101,7 +103,7 @@ type Gateway struct {
 // New returns a gateway.
 func New(cfg Config, d Deps) *Gateway {
 	cfg.setDefaults()
-	g := &Gateway{cfg: cfg, auth: d.Auth, rooms: d.Rooms, metrics: d.Metrics, log: d.Logger}
+	g := &Gateway{cfg: cfg, auth: d.Auth, rooms: d.Rooms, calls: d.Calls, metrics: d.Metrics, log: d.Logger}
 	g.buffers.New = func() any { b := make([]byte, 0, 4096); return &b }
 	if g.metrics == nil {
 		g.metrics = nopMetrics{}
@@ -172,6 +174,7 @@ func (g *Gateway) run(c *conn) {
 	g.conns.Delete(c.id)
 	g.metrics.Connections(-1)
 	g.leaveAll(c)
+	g.disconnectCall(c)
 }
 
 func (g *Gateway) leaveAll(c *conn) {
@@ -277,6 +280,21 @@ func (g *Gateway) DisconnectUser(userID string, code int, reason string) int {
 		c := v.(*conn)
 		if u := c.user.Load(); u != nil && u.ID == userID {
 			c.close(websocket.StatusCode(code), reason)
+			n++
+		}
+		return true
+	})
+	return n
+}
+
+// DeliverUser hands an encoded event (call_ring) to every connection of
+// userID on this hub that has signed in; it returns how many got it.
+func (g *Gateway) DeliverUser(userID string, frame []byte) int {
+	n := 0
+	g.conns.Range(func(_, v any) bool {
+		c := v.(*conn)
+		if u := c.user.Load(); u != nil && u.ID == userID {
+			c.Deliver(frame)
 			n++
 		}
 		return true

@@ -163,13 +163,16 @@ type Client struct {
 	t  testing.TB
 	ws *websocket.Conn
 
-	mu      sync.Mutex // guards nextID, replies, events, closeErr
+	mu      sync.Mutex // guards nextID, replies, events, routes, closeErr
 	nextID  int64
 	replies map[int64]Frame
 	events  []Frame
-	closed  error
-	notify  chan struct{}
-	done    chan struct{}
+	routes  map[string]chan Frame // event type → where Route sends it
+	// ownRoutes are Route's channels, closed by the reader when it ends.
+	ownRoutes []chan Frame
+	closed    error
+	notify    chan struct{}
+	done      chan struct{}
 }
 
 // DialOptions shape a WebSocket handshake.
@@ -220,6 +223,14 @@ func (h *Hub) TryDial(t testing.TB, o DialOptions) (*Client, int, error) {
 
 func (c *Client) read() {
 	defer close(c.done)
+	defer func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, ch := range c.ownRoutes {
+			close(ch)
+		}
+		c.ownRoutes, c.routes = nil, nil
+	}()
 	for {
 		_, data, err := c.ws.Read(context.Background())
 		c.mu.Lock()
@@ -234,6 +245,14 @@ func (c *Client) read() {
 			f = Frame{Type: "undecodable"}
 		}
 		f.Raw = append(json.RawMessage(nil), data...)
+		if route := c.routes[f.Type]; route != nil {
+			c.mu.Unlock()
+			select { // in order; a pump that stopped reading loses its events, not the client
+			case route <- f:
+			case <-time.After(Wait):
+			}
+			continue
+		}
 		if f.Type == chat.EventReply {
 			c.replies[f.ID] = f
 		} else {
@@ -242,6 +261,53 @@ func (c *Client) read() {
 		c.wake()
 		c.mu.Unlock()
 	}
+}
+
+// Route hands every later event of the given types to the returned
+// channel, in arrival order, instead of queueing it for Next: for a pump
+// goroutine (WebRTC signaling) that must not call the test's Fatal. The
+// channel is closed when the connection ends.
+func (c *Client) Route(types ...string) <-chan Frame {
+	ch := make(chan Frame, 64)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.routes == nil {
+		c.routes = map[string]chan Frame{}
+	}
+	for _, typ := range types {
+		c.routes[typ] = ch
+	}
+	c.ownRoutes = append(c.ownRoutes, ch)
+	return ch
+}
+
+// TryDo is Do for goroutines other than the test's: it returns an error
+// instead of failing the test.
+func (c *Client) TryDo(typ string, fields map[string]any) (Frame, error) {
+	c.mu.Lock()
+	c.nextID++
+	id := c.nextID
+	c.mu.Unlock()
+	m := map[string]any{"id": id, "type": typ}
+	for k, v := range fields {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return Frame{}, err
+	}
+	if err := c.SendRaw(b); err != nil {
+		return Frame{}, fmt.Errorf("send %s: %w", typ, err)
+	}
+	var f Frame
+	if !c.waitFor(func() bool {
+		var found bool
+		f, found = c.replies[id]
+		return found
+	}) {
+		return Frame{}, fmt.Errorf("no reply to %s within %v (connection: %v)", typ, Wait, c.closeErr())
+	}
+	return f, nil
 }
 
 // wake tells waiters something arrived; mu must be held.
