@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,15 @@ func runLoadChild() {
 		os.Exit(1)
 	}
 	s.lat = &latency{}
+	if path := os.Getenv("SFU_LOAD_CPUPROFILE"); path != "" {
+		// The SFU's profile over the whole run (go tool pprof <binary> path).
+		if f, err := os.Create(path); err == nil {
+			defer f.Close()
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	var mu sync.Mutex
 	enc := json.NewEncoder(os.Stdout)
 	emit := func(v loadMsg) { mu.Lock(); _ = enc.Encode(v); mu.Unlock() }
