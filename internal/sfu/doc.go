@@ -1,37 +1,75 @@
 // Package sfu is the selective forwarding unit of video calls: it receives
 // each participant's media once and forwards it to every other participant,
-// never decoding it.
+// never decoding it. It owns the Pion peer connections of the calls hosted
+// on this node and nothing else: call state, signaling transport and
+// placement belong to internal/calls and internal/sfurpc.
 //
-// # What it owns (so far)
+// # Entry points
 //
-// This first part is the forwarding hot path's bookkeeping, on raw RTP
-// bytes and with no allocation per packet:
+// New builds one Pion API (codecs VP8, H.264, Opus; interceptors; network
+// settings: a shared UDP mux or port range, NAT 1:1 addresses, ICE-TCP,
+// loopback mode) shared by every peer. Join creates a participant's peer
+// connection and sends its first offer through the caller's signal
+// function; Answer, Candidate and Publish carry the client's side; Leave,
+// End and Close tear down. Stats and Load report tracks and sizes;
+// Metrics receives counters. Errors wrap ErrNotFound, ErrBadRequest,
+// ErrConflict and ErrTooManyTracks.
 //
-//   - Ring keeps the latest packets of one incoming track, each copied once
-//     into a slot allocated up front, so that subscriber NACKs are answered
-//     from one shared buffer instead of a copy per subscriber.
-//   - Rewriter gives one subscriber a continuous stream of sequence numbers
-//     and timestamps while the packets it forwards come from different
-//     sources (simulcast layers switched on keyframes) or skip packets it
-//     chose not to send.
-//   - ReadFeedback reads a subscriber's RTCP for generic NACKs (answered
-//     from the Ring) and picture loss indications.
-//   - KeyframeThrottle bounds the keyframe requests sent to one publisher
-//     without losing the last asker's.
-//   - LayerSelector picks the simulcast layer one subscriber is sent from
-//     its estimated bandwidth: down at once, up after a hold, switching
-//     only at a keyframe of the layer.
-//   - IsKeyframe finds where a VP8 or H.264 stream may be switched to, from
-//     the first bytes of a payload (fuzzed).
+// # Negotiation
 //
-// The Pion peer connections, track routing and negotiation (issue 4) build
-// on these.
+// The SFU is always the offerer and keeps at most one offer outstanding
+// per peer: changes made while an offer is pending (another participant
+// publishing or leaving, a screen share) mark the peer dirty and are
+// coalesced into one new offer sent when the answer arrives. The first
+// offer has a recvonly audio transceiver (microphone) and for video calls
+// a recvonly video one (camera); Publish("screen") adds another. Which
+// source arrives on which transceiver (mid) is recorded when it is
+// created. Forwarded tracks have stream id = the publisher's user id and
+// track id = "<userID>:<source>". Candidates trickle both ways: the
+// engine's are Signal{Type: "candidate", Candidate: RTCIceCandidateInit
+// JSON}, delivered after the first offer.
+//
+// # Forwarding
+//
+// Each incoming track (each simulcast layer) is read by one goroutine
+// into its Ring, the packets kept once for every subscriber's NACKs.
+// Each subscriber has a downTrack, the webrtc.TrackLocal of its
+// RTPSender, which rewrites a 12-byte copy of the header (Rewriter:
+// SSRC, payload type, continuous sequence numbers and timestamps) and
+// writes it with the shared payload through the bound TrackLocalWriter:
+// no allocation per packet in this package. Header extensions of the
+// publisher are not forwarded (their ids belong to the publisher's
+// negotiation). Above shardThreshold subscribers, the reader hands slot
+// references to fixed shard workers, each writing to a subset.
+// Subscriber NACKs are answered from the ring, mapped back from the
+// subscriber's sequence numbers through a per-subscriber history; Pion's
+// NACK responder is not registered. Keyframe requests (PLI) go to the
+// publisher when a subscriber starts, when a subscriber asks, and when
+// a layer switch waits for one, throttled per layer by KeyframeThrottle.
+// A simulcast subscriber gets one layer, chosen by LayerSelector from
+// its estimate (REMB when received, else receiver-report loss; there is
+// no delay-based estimator) and switched at a keyframe (IsKeyframe).
 //
 // # Concurrency contract
 //
-// Ring is safe for one writer (the track's reader) and many readers (the
-// subscribers' NACK handlers): a mutex guards the slots. Rewriter belongs
-// to one subscriber's forwarding goroutine, like LayerSelector, and
-// KeyframeThrottle to one publisher's; none is safe for concurrent use. ReadFeedback keeps no
+// Every entry point is safe for concurrent use. Lock order: SFU.mu (the
+// call registry) → call.mu (a call's topology: members, what each
+// publishes and receives) → peer.mu (a peer's negotiation state and
+// transceiver sources) → layer.kfMu / downTrack.mu (one subscriber's
+// forwarding state). The hot path reads the subscriber list without a
+// lock (copy on write, atomic pointer).
+//
+// Goroutines and their owners: one signal queue per peer (ends in
+// peer.close); per incoming track the reader (Pion's OnTrack goroutine,
+// ends when the track's reads fail after close) and an RTCP drain; per
+// subscription an RTCP reader (ends when its sender stops); per busy
+// track shardCount workers (end in upTrack.close); a reaper per peer
+// Pion declares failed (SFU.wg). peer.close waits for all of the peer's;
+// Close waits for everything. Signal functions are called from the
+// peer's queue goroutine, in order, with no engine lock held.
+//
+// Ring is safe for one writer and many readers. Rewriter and
+// LayerSelector belong to one downTrack (under its mutex);
+// KeyframeThrottle to one layer (under kfMu). ReadFeedback keeps no
 // state.
 package sfu

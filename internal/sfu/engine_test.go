@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(loadChildEnv) == "1" {
+		runLoadChild() // the SFU process of TestLoadLoopback
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 
