@@ -305,6 +305,20 @@ func (s *Service) SFULost(ctx context.Context, sfuNode string) {
 			s.end(rec, chat.CallEndSFULost)
 			return true, nil
 		})
+	// Every call on the node has ended, by this hub or another: this
+	// hub's connections in them are done with it.
+	var gone []*local
+	s.mu.Lock()
+	for id, l := range s.conns {
+		if l.node == sfuNode {
+			delete(s.conns, id)
+			gone = append(gone, l)
+		}
+	}
+	s.mu.Unlock()
+	for _, l := range gone {
+		s.unsubscribe(l)
+	}
 }
 
 // Reap clears what no node is left to hold, for when node loss was never

@@ -270,13 +270,49 @@ func (s *Service) publish(ctx context.Context, c chat.CallRecord) {
 
 // commit is mutate followed, when the change won, by settle and publish.
 func (s *Service) commit(ctx context.Context, callID string, change func(c *chat.CallRecord) (bool, error)) (chat.CallRecord, error) {
+	gen := s.currentGen()
 	before, after, changed, err := s.mutate(ctx, callID, change)
-	if err != nil || !changed {
+	if err != nil {
 		return after, err
+	}
+	if !changed {
+		// Another hub made the change (both heard of a lost node, say):
+		// it told the SFU and the room, but only this hub holds its own
+		// connections' subscriptions.
+		s.forgetGone(after, gen)
+		return after, nil
 	}
 	s.settle(ctx, before, after)
 	s.publish(ctx, after)
 	return after, nil
+}
+
+// currentGen is the generation of the latest addLocal.
+func (s *Service) currentGen() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
+// forgetGone drops this hub's connections that c no longer holds. Only
+// entries added up to gen count: c was read after their store change was
+// committed, so it reflects them; a later join may not be in c yet.
+func (s *Service) forgetGone(c chat.CallRecord, gen uint64) {
+	if c.ID == "" {
+		return
+	}
+	var gone []*local
+	s.mu.Lock()
+	for id, l := range s.conns {
+		if l.gen <= gen && l.call == c.ID && (!c.Live() || !hasConn(c, id)) {
+			delete(s.conns, id)
+			gone = append(gone, l)
+		}
+	}
+	s.mu.Unlock()
+	for _, l := range gone {
+		s.unsubscribe(l)
+	}
 }
 
 // addLocal records c's participation in call and its subscription.
