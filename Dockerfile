@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 #
-# The hub as a container image: a static binary on distroless "static"
+# The hub (and cmd/sfu, the standalone SFU node: run it with
+# --entrypoint /usr/local/bin/sfu) as a container image: static binaries on
+# distroless "static"
 # (CA certificates, tzdata and a nonroot user; no shell, no package manager).
 #
 #   docker build -t pawfect-hub .
@@ -28,13 +30,13 @@ COPY internal ./internal
 # CGO off: the SQLite driver is pure Go, so the binary needs no libc.
 # -trimpath keeps build paths out of it; -s -w drops the symbol tables.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/hub ./cmd/hub
+    CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/ ./cmd/hub ./cmd/sfu
 # The data directory, owned by the image's nonroot user (65532), so a new
 # named volume mounted on it starts out writable by the hub.
 RUN mkdir -p /out/data && chown 65532:65532 /out/data && chmod 0700 /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/hub /usr/local/bin/hub
+COPY --from=build /out/hub /out/sfu /usr/local/bin/
 COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
 ENV HUB_ADDR=0.0.0.0:8080 \
