@@ -1,9 +1,14 @@
 package server_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -454,9 +459,78 @@ func TestCallInspection(t *testing.T) {
 	}
 	raw, _ := json.Marshal(d.Call)
 	t.Logf("inspected call: %s", raw)
+
+	// The embedded SFU's metrics are on the hub's /metrics.
+	samples, types := scrape(t, h)
+	for name, want := range map[string]string{
+		"sfu_peers": "gauge", "sfu_tracks": "gauge", "sfu_forwarded_packets_total": "counter",
+		"sfu_forwarded_bytes_total": "counter", "sfu_nacks_total": "counter",
+		"sfu_retransmitted_packets_total": "counter", "sfu_plis_total": "counter",
+	} {
+		if types[name] != want {
+			t.Errorf("/metrics: %s has type %q, want %s", name, types[name], want)
+		}
+	}
+	if got := samples["sfu_peers"]; got != 2 {
+		t.Errorf("sfu_peers: got %v, want 2", got)
+	}
+	if got := samples["sfu_tracks"]; got != 2 {
+		t.Errorf("sfu_tracks: got %v, want 2 (alice's camera and microphone)", got)
+	}
+	if samples["sfu_forwarded_packets_total"] < 60 || samples["sfu_forwarded_bytes_total"] < 60*100 {
+		t.Errorf("forwarded: got %v packets, %v bytes; want at least what bob received", samples["sfu_forwarded_packets_total"], samples["sfu_forwarded_bytes_total"])
+	}
+	if samples["sfu_plis_total"] < 1 {
+		t.Errorf("sfu_plis_total: got %v, want at least the one asked for when bob joined", samples["sfu_plis_total"])
+	}
 }
 
 // embedded is the backend of the call tests that need only one: Pion peers
 // are the costly part, and the services backend is covered by
 // TestGroupCall and the cmd/sfu test in clustertest.
 func embedded() servertest.Backend { return servertest.Backends()[0] }
+
+// call_join hands out the configured STUN servers and TURN servers with
+// coturn REST-API credentials: "<expiry>:<user>" signed with the shared
+// secret, valid for HUB_TURN_TTL.
+func TestCallICEServers(t *testing.T) {
+	const secret = "turn shared secret"
+	h := startHub(t, embedded(), callEnv(map[string]string{
+		"HUB_STUN_URLS":   "stun:stun.example.com:3478",
+		"HUB_TURN_URLS":   "turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349",
+		"HUB_TURN_SECRET": secret, "HUB_TURN_TTL": "2h",
+	}))
+	alice := h.Register(t, "alice")
+	room := h.CreateRoom(t, alice, "walkies", chat.KindPublic)
+	a := newCaller(t, h, alice, room.ID)
+	var started callReply
+	a.ws.OK("call_start", map[string]any{"room": room.ID, "kind": "audio"}, &started)
+	before := time.Now()
+	j := a.join(t, room.ID, started.Call.ID, false)
+	if len(j.ICEServers) != 2 {
+		t.Fatalf("ice_servers: got %+v, want one STUN and one TURN entry", j.ICEServers)
+	}
+	stun, turn := j.ICEServers[0], j.ICEServers[1]
+	if !slices.Equal(stun.URLs, []string{"stun:stun.example.com:3478"}) || stun.Username != "" || stun.Credential != "" {
+		t.Errorf("STUN entry: got %+v, want the URL without credentials", stun)
+	}
+	if !slices.Equal(turn.URLs, []string{"turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"}) {
+		t.Errorf("TURN URLs: got %v", turn.URLs)
+	}
+	expiry, user, ok := strings.Cut(turn.Username, ":")
+	if !ok || user != alice.User.ID {
+		t.Fatalf("TURN username: got %q, want <expiry>:%s", turn.Username, alice.User.ID)
+	}
+	exp, err := strconv.ParseInt(expiry, 10, 64)
+	if err != nil {
+		t.Fatalf("TURN username expiry %q: %v", expiry, err)
+	}
+	if lo, hi := before.Add(2*time.Hour).Add(-time.Minute).Unix(), time.Now().Add(2*time.Hour).Add(time.Minute).Unix(); exp < lo || exp > hi {
+		t.Errorf("TURN expiry: got %d, want about now + 2h (%d..%d)", exp, lo, hi)
+	}
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write([]byte(turn.Username))
+	if want := base64.StdEncoding.EncodeToString(mac.Sum(nil)); turn.Credential != want {
+		t.Errorf("TURN credential: got %q, want %q", turn.Credential, want)
+	}
+}
