@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,7 +30,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "sfu:", err)
 		return 2
 	}
-	log := newLogger(cfg)
+	log := cfg.Logger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := server.NewSFUNode(ctx, cfg, log)
@@ -44,12 +43,4 @@ func run() int {
 		return 1
 	}
 	return 0
-}
-
-func newLogger(cfg config.SFUConfig) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == config.LogJSON {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
