@@ -209,8 +209,8 @@ func TestGroupCall(t *testing.T) {
 
 // A subscriber joining mid-call makes the SFU ask the publisher for a
 // keyframe, so the newcomer's video starts at once instead of at the next
-// periodic keyframe.
-func TestCallJoinRequestsKeyframe(t *testing.T) {
+// periodic keyframe; a subscriber's NACK is answered by a retransmission.
+func TestCallKeyframeAndNACK(t *testing.T) {
 	h := startHub(t, embedded(), callEnv(nil))
 	alice, bob := h.Register(t, "alice"), h.Register(t, "bob")
 	room := h.CreateRoom(t, alice, "walkies", chat.KindPublic)
@@ -232,6 +232,31 @@ func TestCallJoinRequestsKeyframe(t *testing.T) {
 	s, _ := bo.rtc.Track(trackID(alice.User, "camera"))
 	if !slices.ContainsFunc(s.Packets, func(p sfutest.Packet) bool { return sfutest.PayloadKeyframe(p.Payload) }) {
 		t.Errorf("bob got %d packets of alice's camera and no keyframe; want one", len(s.Packets))
+	}
+
+	// Bob lost a packet: his NACK is answered from the SFU's buffer with
+	// the same payload under the same (rewritten) sequence number.
+	bo.receives(t, trackID(alice.User, "camera"), 40)
+	s, _ = bo.rtc.Track(trackID(alice.User, "camera"))
+	pick := s.Packets[len(s.Packets)-5]
+	if err := bo.rtc.SendNACK(trackID(alice.User, "camera"), pick.Seq); err != nil {
+		t.Fatalf("SendNACK: %v", err)
+	}
+	servertest.Eventually(t, "the retransmission of the NACKed packet", func() bool {
+		s, _ := bo.rtc.Track(trackID(alice.User, "camera"))
+		n := 0
+		for _, p := range s.Packets {
+			if p.Seq == pick.Seq {
+				if string(p.Payload) != string(pick.Payload) {
+					t.Fatalf("retransmission of seq %d: payload differs from the original", p.Seq)
+				}
+				n++
+			}
+		}
+		return n >= 2
+	})
+	if got := metric(t, h, "sfu_retransmitted_packets_total"); got < 1 {
+		t.Errorf("sfu_retransmitted_packets_total: got %v, want at least 1", got)
 	}
 	noErrors(t, a, bo)
 }
