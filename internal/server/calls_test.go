@@ -219,12 +219,13 @@ func TestCallKeyframeAndNACK(t *testing.T) {
 	a.ws.OK("call_start", map[string]any{"room": room.ID, "kind": "video"}, &started)
 	a.rtc = servertest.NewRTC(t, a.ws, started.Call.ID)
 	// Keyframes only when asked.
-	if _, err := a.rtc.PublishVP8(sfutest.SourceOptions{ID: "cam", KeyframeEvery: -1}); err != nil {
+	cam, err := a.rtc.PublishVP8(sfutest.SourceOptions{ID: "cam", KeyframeEvery: -1})
+	if err != nil {
 		t.Fatal(err)
 	}
 	a.ws.OK("call_join", map[string]any{"room": room.ID, "call_id": started.Call.ID}, nil)
-	servertest.Eventually(t, "alice answers", func() bool { return a.rtc.Answered() >= 1 })
-	time.Sleep(500 * time.Millisecond) // media flows to nobody for a while
+	// Media flows to nobody for a while, so what follows is bob's doing.
+	servertest.Eventually(t, "alice sends to the SFU", func() bool { return cam.Sent() >= 30 })
 	plis := a.rtc.PLIs()
 	bo.join(t, room.ID, started.Call.ID, false)
 	servertest.Eventually(t, "a PLI reaches alice after bob joined", func() bool { return a.rtc.PLIs() > plis })
