@@ -155,8 +155,21 @@ func (s *Service) Join(ctx context.Context, c Conn, roomID, callID string) (chat
 	s.addLocal(&local{conn: c, call: after.ID, room: after.Room, node: after.SFUNode, sub: sub})
 	if err := s.sfu.Join(ctx, after.SFUNode, after.ID, c.ID(), u.ID, string(after.Kind)); err != nil {
 		s.dropLocal(c.ID(), after.ID)
+		if chat.AsError(err).Code != chat.CodeBadRequest {
+			// A join that timed out here may still complete on the node
+			// (the node's queue runs it after all): the leave queued
+			// behind it closes that peer.
+			s.leaveSFU(after.SFUNode, after.ID, c.ID())
+		}
 		s.undoJoin(ctx, callID, c.ID())
 		return chat.Call{}, nil, sfuErr("join", err)
+	}
+	// The call may have ended on another hub while the SFU was joining;
+	// its End ran before this peer existed.
+	if now, err := s.store.CallByID(ctx, after.ID); err == nil && (!now.Live() || !hasConn(now, c.ID())) {
+		s.dropLocal(c.ID(), after.ID)
+		s.leaveSFU(after.SFUNode, after.ID, c.ID())
+		return chat.Call{}, nil, chat.Errorf(chat.CodeNotFound, "call %s ended while joining", after.ID)
 	}
 	s.publish(ctx, after)
 	return after.Call(), s.iceServers(u.ID), nil
@@ -239,7 +252,8 @@ func (s *Service) Leave(ctx context.Context, c Conn, roomID, callID string) erro
 	if _, err := s.rooms.CanJoin(ctx, c.User(), roomID); err != nil {
 		return err
 	}
-	_, err := s.commit(ctx, callID, func(rec *chat.CallRecord) (bool, error) {
+	l := s.localOf(c.ID())
+	rec, err := s.commit(ctx, callID, func(rec *chat.CallRecord) (bool, error) {
 		switch {
 		case rec.Room != roomID:
 			return false, chat.Errorf(chat.CodeNotFound, "no call %s in this room", callID)
@@ -256,7 +270,23 @@ func (s *Service) Leave(ctx context.Context, c Conn, roomID, callID string) erro
 	})
 	// Whatever happened in the store, this connection is out of the call.
 	s.dropLocal(c.ID(), callID)
+	if err == nil && l != nil && l.call == callID && !rec.Live() {
+		// Ended by someone else: its End closed every peer the node knew
+		// then, but not one whose join finished later.
+		s.leaveSFU(l.node, callID, c.ID())
+	}
 	return err
+}
+
+// leaveSFU takes a peer off its SFU node, best effort and on its own
+// deadline (the caller's may be spent): a peer the node no longer has is
+// fine.
+func (s *Service) leaveSFU(node, callID, peer string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.sfu.Leave(ctx, node, callID, peer); err != nil && chat.AsError(err).Code != chat.CodeNotFound {
+		s.log.WarnContext(ctx, "calls: take a peer off the SFU", "call", callID, "peer", peer, "node", node, "err", err)
+	}
 }
 
 // Disconnected is Leave for a connection that closed: the gateway calls it
@@ -267,13 +297,16 @@ func (s *Service) Disconnected(ctx context.Context, connID string) {
 		return
 	}
 	s.dropLocal(connID, l.call)
-	_, err := s.commit(ctx, l.call, func(rec *chat.CallRecord) (bool, error) {
+	rec, err := s.commit(ctx, l.call, func(rec *chat.CallRecord) (bool, error) {
 		if !rec.Live() || !hasConn(*rec, connID) {
 			return false, nil
 		}
 		s.remove(rec, func(m chat.CallMember) bool { return m.Conn == connID }, true, chat.CallEndLeft)
 		return true, nil
 	})
+	if err == nil && !rec.Live() {
+		s.leaveSFU(l.node, l.call, connID) // as in Leave
+	}
 	if err != nil {
 		s.log.WarnContext(ctx, "calls: leave a closed connection's call", "call", l.call, "conn", connID, "err", err)
 	}
@@ -439,6 +472,19 @@ func (s *Service) LiveCall(ctx context.Context, roomID string) (*chat.Call, erro
 	}
 	c := rec.Call()
 	return &c, nil
+}
+
+// Call returns a call as clients see it, live or ended: for a join whose
+// reply showed a call that has changed since (signaling).
+func (s *Service) Call(ctx context.Context, callID string) (chat.Call, error) {
+	rec, err := s.store.CallByID(ctx, callID)
+	if errors.Is(err, chat.ErrNotFound) {
+		return chat.Call{}, chat.Errorf(chat.CodeNotFound, "no call %s", callID)
+	}
+	if err != nil {
+		return chat.Call{}, storeErr("read call", err)
+	}
+	return rec.Call(), nil
 }
 
 // Participants counts the participants of every live call by room, for

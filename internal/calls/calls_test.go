@@ -504,6 +504,38 @@ var scenarios = []scenario{
 		if n := e.bus.subscribers(e.bus.ConnRTC(conn.ID())); n != 0 {
 			t.Fatalf("rtc subscriptions after a failed join: got %d, want 0", n)
 		}
+		// The node may finish a join the hub gave up on: the hub asked it
+		// to leave again, and a retry on the same connection works.
+		if ops := e.sfu.opsLog(); !slices.Contains(ops, "leave sfu-1 "+call.ID+" "+conn.ID()) {
+			t.Fatalf("SFU ops after a failed join: got %q, want a leave for the peer", ops)
+		}
+		e.sfu.mu.Lock()
+		e.sfu.joinErr = nil
+		e.sfu.mu.Unlock()
+		_, _, err = e.svc.Join(ctx, conn, room.ID, call.ID)
+		must(t, "Join(retry)", err)
+	}},
+	{name: "CallEndsWhileTheSFUJoins", run: func(t *testing.T, e *env) {
+		ctx := t.Context()
+		alice, bob, room, call := e.direct()
+		other := e.hub("hub-2")
+		ca, cb := e.conn(alice), e.conn(bob)
+		_, _, err := e.svc.Join(ctx, ca, room.ID, call.ID)
+		must(t, "Join(alice)", err)
+		// Alice hangs up on another hub while the SFU is adding bob.
+		e.sfu.mu.Lock()
+		e.sfu.onJoin = func() {
+			must(t, "Leave(alice) on hub-2", other.Leave(context.Background(), e.conn(alice), room.ID, call.ID))
+		}
+		e.sfu.mu.Unlock()
+		_, _, err = e.svc.Join(ctx, cb, room.ID, call.ID)
+		wantCode(t, "Join(bob) as the call ends", err, chat.CodeNotFound)
+		if peers := e.sfu.peerSet(call.ID); len(peers) != 0 {
+			t.Fatalf("SFU peers of the ended call: got %v, want none", peers)
+		}
+		if n := e.bus.subscribers(e.bus.ConnRTC(cb.ID())); n != 0 {
+			t.Fatalf("bob's rtc subscriptions: got %d, want 0", n)
+		}
 	}},
 	{name: "TURNServers", opts: Options{ICE: ICEConfig{
 		STUNURLs: []string{"stun:stun.example:3478"}, TURNURLs: []string{"turn:turn.example:3478?transport=udp", "turns:turn.example:5349"},

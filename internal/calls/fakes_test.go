@@ -217,6 +217,9 @@ type recSFU struct {
 	peers   map[string]map[string]bool // call → peers
 	ops     []string
 	joinErr error
+	// onJoin, if set, runs once at the start of the next Join (without
+	// mu): what other hubs do while the SFU joins.
+	onJoin func()
 }
 
 func (f *recSFU) op(format string, args ...any) {
@@ -232,6 +235,13 @@ func (f *recSFU) Place(context.Context) (string, error) {
 }
 
 func (f *recSFU) Join(_ context.Context, node, call, peer, user, kind string) error {
+	f.mu.Lock()
+	hook := f.onJoin
+	f.onJoin = nil
+	f.mu.Unlock()
+	if hook != nil {
+		hook() // before the peer exists, as when another hub's End overtakes the join
+	}
 	f.mu.Lock()
 	f.op("join %s %s %s %s %s", node, call, peer, user, kind)
 	if f.joinErr != nil {

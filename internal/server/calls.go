@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pawfect/hub/internal/bus"
@@ -42,12 +43,14 @@ func (s *Server) startCalls(ctx context.Context) (_ *callParts, err error) {
 			return nil, err
 		}
 	}
-	var svc *calls.Service
+	// The client watches SFU nodes from the start; the service it reports
+	// losses to is built next.
+	var svc atomic.Pointer[calls.Service]
 	if p.client, err = sfurpc.NewClient(s.bus, sfurpc.ClientOptions{
 		Embedded: embedded,
 		Log:      s.log.With("component", "sfurpc"),
 		OnNodeLost: func(node string) {
-			if svc != nil {
+			if svc := svc.Load(); svc != nil {
 				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 				defer cancel()
 				svc.SFULost(ctx, node)
@@ -56,7 +59,7 @@ func (s *Server) startCalls(ctx context.Context) (_ *callParts, err error) {
 	}); err != nil {
 		return nil, fmt.Errorf("server: SFU client: %w", err)
 	}
-	svc, err = calls.New(calls.Options{
+	p.svc, err = calls.New(calls.Options{
 		HubNode:         cfg.NodeID,
 		MaxParticipants: cfg.CallMaxParticipants,
 		RingTimeout:     cfg.CallRingTimeout,
@@ -71,16 +74,13 @@ func (s *Server) startCalls(ctx context.Context) (_ *callParts, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: calls: %w", err)
 	}
-	p.svc = svc
-	if p.userEvents, err = s.bus.Subscribe(s.bus.UserEvents("*"), s.onUserEvent); err != nil {
-		return nil, fmt.Errorf("server: subscribe to user events: %w", err)
-	}
+	svc.Store(p.svc)
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	p.stop, p.quit = stop, runCtx.Done()
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		if err := svc.Run(runCtx); err != nil && runCtx.Err() == nil {
+		if err := p.svc.Run(runCtx); err != nil && runCtx.Err() == nil {
 			s.log.Error("calls: sweeper stopped", "err", err)
 		}
 	}()
@@ -101,8 +101,20 @@ const (
 	reapInterval = time.Minute
 )
 
+// attach connects calls to the parts of the hub built after them: call_ring
+// frames go to the gateway's connections, and the reaper asks the cluster
+// which hubs are alive. New calls it once both exist.
+func (p *callParts) attach(s *Server) error {
+	var err error
+	if p.userEvents, err = s.bus.Subscribe(s.bus.UserEvents("*"), s.onUserEvent); err != nil {
+		return fmt.Errorf("server: subscribe to user events: %w", err)
+	}
+	p.startReaper(s)
+	return nil
+}
+
 // startReaper runs calls.Reap with the hubs and SFU nodes this hub knows to
-// be alive. It starts once the cluster service exists.
+// be alive.
 func (p *callParts) startReaper(s *Server) {
 	p.wg.Add(1)
 	go func() {

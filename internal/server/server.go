@@ -170,7 +170,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		return nil, fmt.Errorf("server: %w", err)
 	}
 
-	s.calls.startReaper(s)
+	if err := s.calls.attach(s); err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	rest.New(rest.Deps{Auth: authSvc, Rooms: s.rooms, Limiter: limits, Ops: s.cluster, Audit: s.store,

@@ -25,6 +25,8 @@ type Calls interface {
 	Disconnected(ctx context.Context, connID string)
 	// LiveCall is the room's call that has not ended, or nil.
 	LiveCall(ctx context.Context, roomID string) (*chat.Call, error)
+	// Call is a call by ID, live or ended.
+	Call(ctx context.Context, callID string) (chat.Call, error)
 }
 
 type callData struct {
@@ -62,8 +64,10 @@ func (g *Gateway) handleCall(ctx context.Context, c *conn, cmd command) bool {
 		c.inCall.Store(true)
 		call, servers, err := g.calls.Join(ctx, hc, cmd.Room, cmd.CallID)
 		if err != nil {
+			// An SFU that joined after the hub gave up (a timeout) may
+			// still offer: the client was told it is not in the call.
+			hc.discard()
 			c.reply(cmd.ID, nil, err)
-			hc.release()
 			return true
 		}
 		if servers == nil {
@@ -88,23 +92,41 @@ func (g *Gateway) handleCall(ctx context.Context, c *conn, cmd command) bool {
 }
 
 // heldConn is a connection as a call sees it: frames delivered before
-// release wait, in order, and go out at release.
+// release wait, in order, and go out at release; after discard, none go
+// out.
 type heldConn struct {
 	*conn
-	mu       sync.Mutex // guards held and released
-	held     [][]byte
-	released bool
+	mu        sync.Mutex // guards held, released and discarded
+	held      [][]byte
+	released  bool
+	discarded bool
 }
+
+// maxHeld bounds the frames held for one join: an offer and its
+// candidates are a handful.
+const maxHeld = 64
 
 func (h *heldConn) Deliver(frame []byte) {
 	h.mu.Lock()
-	if !h.released {
-		h.held = append(h.held, frame)
+	switch {
+	case h.discarded:
+		h.mu.Unlock()
+		return
+	case !h.released:
+		if len(h.held) < maxHeld {
+			h.held = append(h.held, frame)
+		}
 		h.mu.Unlock()
 		return
 	}
 	h.mu.Unlock()
 	h.conn.Deliver(frame)
+}
+
+func (h *heldConn) discard() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held, h.discarded = nil, true
 }
 
 func (h *heldConn) release() {
@@ -147,16 +169,30 @@ func (g *Gateway) callLeftBehind(ctx context.Context, c *conn, roomID string, in
 		return
 	}
 	now := g.liveCall(ctx, roomID)
-	if string(now) == string(inReply) || string(now) == "null" {
+	if string(now) == string(inReply) {
 		return
 	}
-	var call chat.Call
-	if json.Unmarshal(now, &call) != nil {
-		return
+	var was, is *chat.Call
+	_ = json.Unmarshal(inReply, &was)
+	_ = json.Unmarshal(now, &is)
+	var states []chat.Call
+	if was != nil && (is == nil || is.ID != was.ID) {
+		// The call in the reply ended meanwhile: say so, or the client
+		// shows a call that is gone.
+		ended, err := g.calls.Call(ctx, was.ID)
+		if err != nil {
+			g.log.WarnContext(ctx, "signaling: read a call that changed during a join", "call", was.ID, "err", err)
+		} else {
+			states = append(states, ended)
+		}
 	}
-	ev, err := json.Marshal(chat.CallStateEvent{Type: chat.EventCallState, Room: roomID, Call: call})
-	if err == nil {
-		c.Deliver(ev)
+	if is != nil {
+		states = append(states, *is)
+	}
+	for _, call := range states {
+		if ev, err := json.Marshal(chat.CallStateEvent{Type: chat.EventCallState, Room: roomID, Call: call}); err == nil {
+			c.Deliver(ev)
+		}
 	}
 }
 
