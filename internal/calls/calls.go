@@ -62,6 +62,11 @@ func (s *Service) Start(ctx context.Context, c Conn, roomID string, kind chat.Ca
 		return chat.Call{}, sfuErr("place call", err)
 	}
 	rec.SFUNode = node
+	// Counted only for a start that would store a call: one refused for a
+	// missing SFU node or a live call costs nothing to retry.
+	if err := s.allow(ctx, "call_start:"+u.ID, startLimit, startWindow); err != nil {
+		return chat.Call{}, err
+	}
 	stored, err := s.store.CreateCall(ctx, rec)
 	if errors.Is(err, chat.ErrConflict) {
 		return chat.Call{}, chat.Errorf(chat.CodeConflict, "room already has a live call")
@@ -95,6 +100,9 @@ func (s *Service) Start(ctx context.Context, c Conn, roomID string, kind chat.Ca
 func (s *Service) Join(ctx context.Context, c Conn, roomID, callID string) (chat.Call, []chat.ICEServer, error) {
 	u := c.User()
 	if _, err := s.rooms.CanJoin(ctx, u, roomID); err != nil {
+		return chat.Call{}, nil, err
+	}
+	if err := s.allow(ctx, "call_join:"+u.ID, joinLimit, joinWindow); err != nil {
 		return chat.Call{}, nil, err
 	}
 	if l := s.localOf(c.ID()); l != nil && l.call != callID {

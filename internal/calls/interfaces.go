@@ -3,6 +3,7 @@ package calls
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/pawfect/hub/internal/chat"
 )
@@ -73,4 +74,10 @@ type Conn interface {
 	User() chat.User
 	// Deliver hands one encoded frame to the connection; it must not block.
 	Deliver(frame []byte)
+}
+
+// Limiter allows at most limit events per key in any window (the hub's
+// shared rate limiter).
+type Limiter interface {
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
 }

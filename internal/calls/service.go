@@ -56,6 +56,7 @@ type Deps struct {
 	Rooms     Rooms
 	Users     Users
 	Bus       Bus
+	Limiter   Limiter // optional: without it, call commands are not rate limited
 }
 
 // local is one connection of this hub taking part in a call.
@@ -72,14 +73,15 @@ type local struct {
 // store, so any hub may change any call; this hub remembers only its own
 // connections' participation (the RTC subscriptions).
 type Service struct {
-	o     Options
-	store Store
-	sfu   SFU
-	insp  Inspector
-	rooms Rooms
-	users Users
-	bus   Bus
-	log   *slog.Logger
+	o       Options
+	store   Store
+	sfu     SFU
+	insp    Inspector
+	rooms   Rooms
+	users   Users
+	bus     Bus
+	limiter Limiter
+	log     *slog.Logger
 
 	mu     sync.Mutex        // guards conns, gen, closed
 	conns  map[string]*local // by connection ID
@@ -118,7 +120,7 @@ func New(o Options, d Deps) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		o: o, store: d.Store, sfu: d.SFU, insp: d.Inspector, rooms: d.Rooms, users: d.Users, bus: d.Bus,
+		o: o, store: d.Store, sfu: d.SFU, insp: d.Inspector, rooms: d.Rooms, users: d.Users, bus: d.Bus, limiter: d.Limiter,
 		log:   log,
 		conns: make(map[string]*local),
 		stop:  make(chan struct{}),
@@ -365,6 +367,33 @@ func storeErr(op string, err error) *chat.Error {
 
 // sfuErr keeps the SFU client's *chat.Error and calls anything else an
 // unreachable SFU.
+// Rate limits of the commands that create state and fan out to a room:
+// a call row and a call_state to every member for each start, an SFU peer
+// and a renegotiation for every other participant for each join.
+const (
+	startLimit  = 10
+	startWindow = time.Minute
+	joinLimit   = 30
+	joinWindow  = time.Minute
+)
+
+// allow applies a per-user rate limit. A limiter that cannot answer lets
+// the command through, as for chat: its outage must not stop calls.
+func (s *Service) allow(ctx context.Context, key string, limit int, window time.Duration) error {
+	if s.limiter == nil {
+		return nil
+	}
+	ok, retry, err := s.limiter.Allow(ctx, key, limit, window)
+	if err != nil {
+		s.log.WarnContext(ctx, "calls: rate limiter unavailable; allowing", "key", key, "err", err)
+		return nil
+	}
+	if !ok {
+		return chat.RateLimited(retry)
+	}
+	return nil
+}
+
 func sfuErr(op string, err error) *chat.Error {
 	var ce *chat.Error
 	if errors.As(err, &ce) {

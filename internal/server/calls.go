@@ -69,7 +69,7 @@ func (s *Server) startCalls(ctx context.Context) (_ *callParts, err error) {
 		Log: s.log.With("component", "calls"),
 	}, calls.Deps{
 		Store: s.store, SFU: p.client, Inspector: p.client, Rooms: s.rooms,
-		Users: userEvents{s.bus}, Bus: callsBus{s.bus},
+		Users: userEvents{s.bus}, Bus: callsBus{s.bus}, Limiter: limiterAdapter{s.limits.limiter},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: calls: %w", err)

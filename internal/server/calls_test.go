@@ -560,3 +560,33 @@ func TestCallICEServers(t *testing.T) {
 		t.Errorf("TURN credential: got %q, want %q", turn.Credential, want)
 	}
 }
+
+// Starting calls is rate limited per user (each start stores a call and
+// tells a whole room): the 11th call_start within a minute is refused
+// with a retry hint, and stores nothing.
+func TestCallStartRateLimit(t *testing.T) {
+	h := startHub(t, embedded(), callEnv(nil))
+	alice := h.Register(t, "alice")
+	ws := h.Dial(t, servertest.DialOptions{Token: alice.Token})
+	var last chat.Room
+	for i := range 11 {
+		last = h.CreateRoom(t, alice, "room"+strconv.Itoa(i), chat.KindPublic)
+		f := ws.Do("call_start", map[string]any{"room": last.ID, "kind": "audio"})
+		if i < 10 {
+			if !f.OK {
+				t.Fatalf("call_start %d: got %s, want ok", i+1, f.Raw)
+			}
+			continue
+		}
+		if f.OK || f.Error == nil || f.Error.Code != chat.CodeRateLimited || f.Error.RetryAfter <= 0 {
+			t.Fatalf("call_start 11: got %s, want rate_limited with retry_after_ms", f.Raw)
+		}
+	}
+	var j struct {
+		Call *chat.Call `json:"call"`
+	}
+	ws.OK("join", map[string]any{"room": last.ID}, &j)
+	if j.Call != nil {
+		t.Errorf("the refused call_start stored a call: %+v", j.Call)
+	}
+}
