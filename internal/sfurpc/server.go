@@ -60,6 +60,10 @@ type Server struct {
 
 	subs []*bus.Subscription
 	stop chan struct{} // closed by Close: the beat loop exits
+	// hello asks the beat loop for a beat now (a client said hello). The
+	// subscription goroutine must not build it: Load takes every call's
+	// lock, which negotiation may hold for a while.
+	hello chan struct{}
 	once sync.Once
 }
 
@@ -85,6 +89,7 @@ func NewServer(b *bus.Bus, node string, e SFU, o ServerOptions) (*Server, error)
 		b: b, node: node, sfu: e, o: o,
 		log:   o.Log.With("component", "sfurpc", "sfu_node", node),
 		lanes: make(map[string][]func()),
+		hello: make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
@@ -142,6 +147,8 @@ func (s *Server) beat() {
 			return
 		case <-t.C:
 			s.announce(false)
+		case <-s.hello:
+			s.announce(false)
 		}
 	}
 }
@@ -166,11 +173,9 @@ func (s *Server) onBeat(data []byte) {
 	if json.Unmarshal(data, &m) != nil || !m.Hello {
 		return
 	}
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if !closed {
-		s.announce(false)
+	select {
+	case s.hello <- struct{}{}:
+	default: // a beat is on its way already
 	}
 }
 
@@ -199,13 +204,18 @@ func (s *Server) onRequest(_ string, data []byte, respond func([]byte) error) {
 		lane = ""
 	}
 	if !s.dispatch(lane, func() { send(s.handle(req)) }) {
-		send(failure(chat.CodeUnavailable, "sfu node "+s.node+" is shutting down"))
+		send(failure(chat.CodeUnavailable, "sfu node "+s.node+" is shutting down or overloaded"))
 	}
 }
 
+// maxLane bounds the requests queued for one peer. The hub sends one peer's
+// commands one at a time, so only requests it gave up on (timed out) pile
+// up behind a slow one.
+const maxLane = 64
+
 // dispatch runs job off the subscription goroutine: after the jobs queued
 // before it on the same lane, or at once on its own goroutine when lane is
-// "". It reports false when the server is closing.
+// "". It reports false when the server is closing or the lane is full.
 func (s *Server) dispatch(lane string, job func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -221,6 +231,9 @@ func (s *Server) dispatch(lane string, job func()) bool {
 		return true
 	}
 	q, running := s.lanes[lane]
+	if len(q) >= maxLane {
+		return false
+	}
 	s.lanes[lane] = append(q, job)
 	if !running {
 		s.wg.Add(1)
