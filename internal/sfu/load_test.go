@@ -47,6 +47,7 @@ type loadMsg struct {
 	CPUNanos  int64   `json:"cpu_ns,omitempty"`
 	Forwarded int64   `json:"forwarded,omitempty"`
 	Mallocs   uint64  `json:"mallocs,omitempty"`
+	GCs       uint32  `json:"gcs,omitempty"`
 	P50Micros float64 `json:"p50_us,omitempty"`
 	P99Micros float64 `json:"p99_us,omitempty"`
 	LatCount  int64   `json:"lat_count,omitempty"`
@@ -147,7 +148,7 @@ func runLoadChild() {
 			p99, _ := s.lat.quantile(0.99)
 			emit(loadMsg{
 				Type: "mark", CPUNanos: ru.Utime.Nano() + ru.Stime.Nano(), Forwarded: m.forwarded.Load(),
-				Mallocs: ms.Mallocs, P50Micros: float64(p50) / 1e3, P99Micros: float64(p99) / 1e3, LatCount: n,
+				Mallocs: ms.Mallocs, GCs: ms.NumGC, P50Micros: float64(p50) / 1e3, P99Micros: float64(p99) / 1e3, LatCount: n,
 			})
 		}
 		if err != nil {
@@ -306,7 +307,8 @@ func loadRun(t *testing.T, n int) {
 	cpu := m1.CPUNanos - m0.CPUNanos
 	t.Logf("N=%d subscribers, %.0f s: SFU forwarded %d packets (%.0f/s); subscribers received video %.0f/s, audio %.0f/s",
 		n, el, fwd, float64(fwd)/el, float64(v1-v0)/el, float64(a1-a0)/el)
-	t.Logf("SFU CPU (child process, getrusage): %.2f µs per forwarded packet, %.1f%% of one core; %.1f allocations per forwarded packet (Pion's SRTP/interceptor path included)",
+	t.Logf("SFU CPU (child process, getrusage): %.2f µs per forwarded packet, %.1f%% of one core; %.1f allocations per forwarded packet (the whole process: Pion's receive interceptors, ICE, RTCP)",
 		float64(cpu)/1e3/float64(fwd), float64(cpu)/1e9/el*100, float64(m1.Mallocs-m0.Mallocs)/float64(fwd))
+	t.Logf("GC cycles in the window: %d (the allocations' cost)", m1.GCs-m0.GCs)
 	t.Logf("forwarding latency (read → written), %d packets: p50 %.0f µs, p99 %.0f µs (10 µs buckets)", m1.LatCount, m1.P50Micros, m1.P99Micros)
 }
