@@ -24,10 +24,15 @@
 // offer has a recvonly audio transceiver (microphone) and for video calls
 // a recvonly video one (camera); Publish("screen") adds another. Which
 // source arrives on which transceiver (mid) is recorded when it is
-// created. Forwarded tracks have stream id = the publisher's user id and
-// track id = "<userID>:<source>". Candidates trickle both ways: the
-// engine's are Signal{Type: "candidate", Candidate: RTCIceCandidateInit
-// JSON}, delivered after the first offer.
+// created. The camera and screen m-lines ask for simulcast the first
+// time they are offered (a=rid q, h, f recv and a=simulcast:recv, added
+// to the copy of the offer sent, since Pion writes receive RIDs only when
+// echoing an answer); a client may refuse, and is then forwarded as one
+// encoding. Answers lose their receive RIDs before Pion reads them (see
+// answerSendRIDs). Forwarded tracks have stream id = the publisher's
+// user id and track id = "<userID>:<source>". Candidates trickle both
+// ways: the engine's are Signal{Type: "candidate", Candidate:
+// RTCIceCandidateInit JSON}, delivered after the first offer.
 //
 // # Forwarding
 //

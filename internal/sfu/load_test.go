@@ -47,6 +47,7 @@ type loadMsg struct {
 	CPUNanos  int64   `json:"cpu_ns,omitempty"`
 	Forwarded int64   `json:"forwarded,omitempty"`
 	Mallocs   uint64  `json:"mallocs,omitempty"`
+	GCs       uint32  `json:"gcs,omitempty"`
 	P50Micros float64 `json:"p50_us,omitempty"`
 	P99Micros float64 `json:"p99_us,omitempty"`
 	LatCount  int64   `json:"lat_count,omitempty"`
@@ -62,13 +63,31 @@ func runLoadChild() {
 		os.Exit(1)
 	}
 	s.lat = &latency{}
-	if path := os.Getenv("SFU_LOAD_CPUPROFILE"); path != "" {
-		// The SFU's profile over the whole run (go tool pprof <binary> path).
+	// SFU_LOAD_CPUPROFILE: the SFU's CPU profile over the measurement
+	// window, from the first mark to the second (go tool pprof <binary>
+	// path); setup (ICE, DTLS handshakes) is left out.
+	cpuProfile := os.Getenv("SFU_LOAD_CPUPROFILE")
+	var cpuFile *os.File
+	defer func() {
+		if cpuFile != nil {
+			pprof.StopCPUProfile()
+			cpuFile.Close()
+		}
+	}()
+	// SFU_LOAD_MEMPROFILE: every allocation is sampled (which costs CPU:
+	// the figures of such a run are not the SFU's), and the profile is
+	// written at both marks, to path+".base" at the window's start and to
+	// path at its end, for the window's allocations alone:
+	// go tool pprof -sample_index=alloc_objects -base path.base <binary> path
+	memProfile := os.Getenv("SFU_LOAD_MEMPROFILE")
+	if memProfile != "" {
+		runtime.MemProfileRate = 1
+	}
+	writeMemProfile := func(path string) {
+		runtime.GC() // the profile is as of the last collection
 		if f, err := os.Create(path); err == nil {
-			defer f.Close()
-			if pprof.StartCPUProfile(f) == nil {
-				defer pprof.StopCPUProfile()
-			}
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
 		}
 	}
 	var mu sync.Mutex
@@ -100,6 +119,27 @@ func runLoadChild() {
 					s.lat.buckets[i].Store(0)
 				}
 			}
+			switch {
+			case cpuProfile != "" && c.Kind == "reset" && cpuFile == nil:
+				if f, err := os.Create(cpuProfile); err == nil {
+					if pprof.StartCPUProfile(f) == nil {
+						cpuFile = f
+					} else {
+						f.Close()
+					}
+				}
+			case cpuFile != nil && c.Kind != "reset":
+				pprof.StopCPUProfile()
+				cpuFile.Close()
+				cpuFile = nil
+			}
+			if memProfile != "" {
+				path := memProfile
+				if c.Kind == "reset" {
+					path += ".base"
+				}
+				writeMemProfile(path)
+			}
 			var ru syscall.Rusage
 			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 			var ms runtime.MemStats
@@ -108,7 +148,7 @@ func runLoadChild() {
 			p99, _ := s.lat.quantile(0.99)
 			emit(loadMsg{
 				Type: "mark", CPUNanos: ru.Utime.Nano() + ru.Stime.Nano(), Forwarded: m.forwarded.Load(),
-				Mallocs: ms.Mallocs, P50Micros: float64(p50) / 1e3, P99Micros: float64(p99) / 1e3, LatCount: n,
+				Mallocs: ms.Mallocs, GCs: ms.NumGC, P50Micros: float64(p50) / 1e3, P99Micros: float64(p99) / 1e3, LatCount: n,
 			})
 		}
 		if err != nil {
@@ -120,9 +160,13 @@ func runLoadChild() {
 
 // TestLoadLoopback measures the SFU forwarding one publisher's ~1.4 Mbps
 // VP8 (150 packets/s of 1,200 bytes) and Opus (50 packets/s) to N Pion
-// subscribers on loopback. Run with, e.g.:
+// subscribers on loopback. Run with, e.g. (the package before the
+// test's own flags: go test does not know they take a value):
 //
-//	go test -run TestLoadLoopback -sfu.load 10,50 -v ./internal/sfu
+//	go test -count=1 -run TestLoadLoopback -v ./internal/sfu -sfu.load 10,50 -sfu.load.for 10s
+//
+// SFU_LOAD_CPUPROFILE and SFU_LOAD_MEMPROFILE (see runLoadChild) profile
+// the SFU over the measurement window.
 func TestLoadLoopback(t *testing.T) {
 	if *loadCounts == "" {
 		t.Skip("set -sfu.load 10,50 to measure")
@@ -263,7 +307,8 @@ func loadRun(t *testing.T, n int) {
 	cpu := m1.CPUNanos - m0.CPUNanos
 	t.Logf("N=%d subscribers, %.0f s: SFU forwarded %d packets (%.0f/s); subscribers received video %.0f/s, audio %.0f/s",
 		n, el, fwd, float64(fwd)/el, float64(v1-v0)/el, float64(a1-a0)/el)
-	t.Logf("SFU CPU (child process, getrusage): %.2f µs per forwarded packet, %.1f%% of one core; %.1f allocations per forwarded packet (Pion's SRTP/interceptor path included)",
+	t.Logf("SFU CPU (child process, getrusage): %.2f µs per forwarded packet, %.1f%% of one core; %.1f allocations per forwarded packet (the whole process: Pion's receive interceptors, ICE, RTCP)",
 		float64(cpu)/1e3/float64(fwd), float64(cpu)/1e9/el*100, float64(m1.Mallocs-m0.Mallocs)/float64(fwd))
+	t.Logf("GC cycles in the window: %d (the allocations' cost)", m1.GCs-m0.GCs)
 	t.Logf("forwarding latency (read → written), %d packets: p50 %.0f µs, p99 %.0f µs (10 µs buckets)", m1.LatCount, m1.P50Micros, m1.P99Micros)
 }

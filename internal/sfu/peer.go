@@ -41,6 +41,8 @@ type peer struct {
 	remoteSet      bool                              // an answer was applied (candidates can be added)
 	early          []webrtc.ICECandidateInit         // candidates received before that
 	sources        map[*webrtc.RTPTransceiver]string // what each transceiver the client publishes on carries (mid → source)
+	offeredMids    []string                          // mids of sources in the pending offer
+	answeredMids   map[string]bool                   // mids of sources an applied answer covered: simulcast is asked for once
 }
 
 func newPeer(s *SFU, c *call, req JoinRequest, signal func(Signal)) (*peer, error) {
@@ -54,6 +56,8 @@ func newPeer(s *SFU, c *call, req JoinRequest, signal func(Signal)) (*peer, erro
 		published: map[string]*upTrack{},
 		subs:      map[*upTrack]*downTrack{},
 		sources:   map[*webrtc.RTPTransceiver]string{},
+
+		answeredMids: map[string]bool{},
 	}
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil {
@@ -131,7 +135,28 @@ func (p *peer) negotiateLocked() {
 		return
 	}
 	p.offerPending = true
-	p.q.offer(offer.SDP)
+	p.q.offer(askSimulcast(offer.SDP, p.simulcastMidsLocked()))
+}
+
+// simulcastMidsLocked lists the video sources' mids to ask simulcast for
+// in the offer just created, and records the offer's source mids: a mid
+// is asked until an answer covers it, and never again after that (JSEP
+// does not let a later offer add RIDs to a negotiated m-line; Pion
+// repeats those the answer accepted). p.mu is held.
+func (p *peer) simulcastMidsLocked() map[string]bool {
+	p.offeredMids = p.offeredMids[:0]
+	ask := map[string]bool{}
+	for t, source := range p.sources {
+		mid := t.Mid()
+		if mid == "" {
+			continue
+		}
+		p.offeredMids = append(p.offeredMids, mid)
+		if source != SourceMicrophone && !p.answeredMids[mid] {
+			ask[mid] = true
+		}
+	}
+	return ask
 }
 
 func (p *peer) answer(sdp string) error {
@@ -143,7 +168,7 @@ func (p *peer) answer(sdp string) error {
 	if !p.offerPending {
 		return fmt.Errorf("peer %s has no offer pending: %w", p.id, ErrConflict)
 	}
-	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
+	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSendRIDs(sdp)})
 	if err != nil {
 		if p.pc.SignalingState() == webrtc.SignalingStateStable {
 			// Pion got far enough to leave the offer; the next change
@@ -153,6 +178,9 @@ func (p *peer) answer(sdp string) error {
 		return fmt.Errorf("peer %s: %v: %w", p.id, err, ErrBadRequest)
 	}
 	p.offerPending = false
+	for _, mid := range p.offeredMids {
+		p.answeredMids[mid] = true
+	}
 	if !p.remoteSet {
 		p.remoteSet = true
 		for _, c := range p.early {
