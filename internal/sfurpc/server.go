@@ -64,7 +64,7 @@ type Server struct {
 	// subscription goroutine must not build it: Load takes every call's
 	// lock, which negotiation may hold for a while.
 	hello chan struct{}
-	once sync.Once
+	once  sync.Once
 }
 
 // NewServer subscribes to the node's requests and to hellos, announces the
