@@ -48,7 +48,7 @@ func (s *Server) startCalls(ctx context.Context) (_ *callParts, err error) {
 	var svc atomic.Pointer[calls.Service]
 	if p.client, err = sfurpc.NewClient(s.bus, sfurpc.ClientOptions{
 		Embedded: embedded,
-		Log:      s.log.With("component", "sfurpc"),
+		Log:      s.log,
 		OnNodeLost: func(node string) {
 			if svc := svc.Load(); svc != nil {
 				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

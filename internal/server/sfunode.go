@@ -39,7 +39,7 @@ func startSFUNode(b *bus.Bus, node string, n config.SFUNetwork, m sfu.Metrics, l
 		return nil, fmt.Errorf("server: SFU: %w", err)
 	}
 	rpc, err := sfurpc.NewServer(b, node, engineAdapter{engine}, sfurpc.ServerOptions{
-		Log: log.With("component", "sfurpc"), Classify: sfuErrorCode,
+		Log: log, Classify: sfuErrorCode,
 	})
 	if err != nil {
 		engine.Close()
