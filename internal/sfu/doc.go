@@ -30,7 +30,11 @@
 // echoing an answer); a client may refuse, and is then forwarded as one
 // encoding. Answers lose their receive RIDs before Pion reads them (see
 // answerSendRIDs). Forwarded tracks have stream id = the publisher's
-// user id and track id = "<userID>:<source>". Candidates trickle both
+// user id and track id = "<userID>:<source>". A subscription that ends
+// leaves its m-line sendonly without a track (no a=msid, no a=ssrc);
+// once the client has answered that, the m-line is reused, with a new
+// sender, by the next subscription of its kind, so that joins and
+// leaves do not grow the session description. Candidates trickle both
 // ways: the engine's are Signal{Type: "candidate", Candidate:
 // RTCIceCandidateInit JSON}, delivered after the first offer.
 //

@@ -3,6 +3,7 @@ package sfu
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -43,6 +44,25 @@ type peer struct {
 	sources        map[*webrtc.RTPTransceiver]string // what each transceiver the client publishes on carries (mid → source)
 	offeredMids    []string                          // mids of sources in the pending offer
 	answeredMids   map[string]bool                   // mids of sources an applied answer covered: simulcast is asked for once
+	offers         uint64                            // offers created
+	answered       uint64                            // the latest offer an answer was applied to (by its count in offers)
+	released       []released                        // m-lines a subscription left, in the order they were released
+}
+
+// released is a transceiver a subscription left: still sendonly, with
+// its sender but no track, so the next offer has the m-line without
+// a=msid and a=ssrc (the client ends the track it received there). Once
+// an answer to that offer (the first one created after the release,
+// number offer) is applied, the m-line is reused for the next
+// subscription of its kind, with a new sender (a new SSRC).
+//
+// The m-line is not made inactive (RemoveTrack): Pion as answerer stops
+// a transceiver whose m-line an offer makes inactive, and from the
+// second such offer on it stops the fresh receiver it had put in, which
+// then never receives again.
+type released struct {
+	t     *webrtc.RTPTransceiver
+	offer uint64
 }
 
 func newPeer(s *SFU, c *call, req JoinRequest, signal func(Signal)) (*peer, error) {
@@ -135,6 +155,7 @@ func (p *peer) negotiateLocked() {
 		return
 	}
 	p.offerPending = true
+	p.offers++
 	p.q.offer(askSimulcast(offer.SDP, p.simulcastMidsLocked()))
 }
 
@@ -178,6 +199,7 @@ func (p *peer) answer(sdp string) error {
 		return fmt.Errorf("peer %s: %v: %w", p.id, err, ErrBadRequest)
 	}
 	p.offerPending = false
+	p.answered = p.offers
 	for _, mid := range p.offeredMids {
 		p.answeredMids[mid] = true
 	}
@@ -285,16 +307,54 @@ func (p *peer) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	l.run(remote)
 }
 
-// unsubscribe stops sending dt (removed from the topology already).
+// sendTransceiverLocked returns the transceiver dt is sent on: a
+// released one of its kind that the client has seen released, given a
+// new sender, else a new sendonly one. Reusing m-lines keeps the session
+// description the size of the call, not of its history of joins and
+// leaves. (Pion's AddTrack reuses a transceiver too, but the first free
+// one of the kind, which can be one the client publishes on.) p.mu is
+// held.
+func (p *peer) sendTransceiverLocked(dt *downTrack) (*webrtc.RTPTransceiver, error) {
+	for i, r := range p.released {
+		t := r.t
+		old := t.Sender()
+		if r.offer > p.answered || t.Kind() != dt.Kind() || old == nil || old.Track() != nil ||
+			t.Direction() != webrtc.RTPTransceiverDirectionSendonly {
+			continue
+		}
+		p.released = slices.Delete(p.released, i, i+1)
+		sender, err := p.sfu.api.NewRTPSender(dt, p.pc.SCTP().Transport())
+		if err != nil {
+			return nil, err
+		}
+		// The old sender's RTCP reader ends with it.
+		if err := old.Stop(); err != nil {
+			p.sfu.log.Debug("sfu: stop released sender", "peer", p.id, "err", err)
+		}
+		if err := t.SetSender(sender, dt); err != nil {
+			_ = sender.Stop()
+			p.sfu.log.Debug("sfu: reuse transceiver", "peer", p.id, "mid", t.Mid(), "err", err)
+			break
+		}
+		return t, nil
+	}
+	return p.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+}
+
+// unsubscribe stops sending dt (removed from the topology already); its
+// m-line is released for a later subscription.
 func (p *peer) unsubscribe(dt *downTrack) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || dt.sender == nil {
 		return
 	}
-	if err := p.pc.RemoveTrack(dt.sender); err != nil {
+	// Unbinds dt: its writes stop.
+	if err := dt.sender.ReplaceTrack(nil); err != nil {
 		p.sfu.log.Debug("sfu: remove track", "peer", p.id, "track", dt.up.id, "err", err)
+		return
 	}
+	p.released = append(p.released, released{t: dt.tr, offer: p.offers + 1})
 }
 
 // close ends the peer: the PeerConnection (which ends every read), the
