@@ -29,7 +29,9 @@
 // to the copy of the offer sent, since Pion writes receive RIDs only when
 // echoing an answer); a client may refuse, and is then forwarded as one
 // encoding. Answers lose their receive RIDs before Pion reads them (see
-// answerSendRIDs). Forwarded tracks have stream id = the publisher's
+// answerSendRIDs); one declaring more than 3 send RIDs in a media
+// section is refused (ErrBadRequest, the offer stays pending), and a
+// layer's ring is made when its first packet arrives. Forwarded tracks have stream id = the publisher's
 // user id and track id = "<userID>:<source>". A subscription that ends
 // leaves its m-line sendonly without a track (no a=msid, no a=ssrc);
 // once the client has answered that, the m-line is reused, with a new

@@ -264,7 +264,11 @@ func (dt *downTrack) onNACK(_ uint32, seq uint16) {
 	if !ok || li >= len(dt.up.layers) {
 		return
 	}
-	n, ok := dt.up.layers[li].ring.Get(inSeq, dt.rtxBuf[:])
+	ring := dt.up.layers[li].ring
+	if ring == nil {
+		return
+	}
+	n, ok := ring.Get(inSeq, dt.rtxBuf[:])
 	if !ok {
 		return
 	}

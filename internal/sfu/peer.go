@@ -189,7 +189,13 @@ func (p *peer) answer(sdp string) error {
 	if !p.offerPending {
 		return fmt.Errorf("peer %s has no offer pending: %w", p.id, ErrConflict)
 	}
-	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSendRIDs(sdp)})
+	sdp = answerSendRIDs(sdp)
+	if n := maxSendRIDs(sdp); n > maxLayers {
+		// Refused before Pion reads it: the offer stays pending, and the
+		// client may answer it again.
+		return fmt.Errorf("peer %s: %d simulcast encodings in a media section, at most %d: %w", p.id, n, maxLayers, ErrBadRequest)
+	}
+	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
 	if err != nil {
 		if p.pc.SignalingState() == webrtc.SignalingStateStable {
 			// Pion got far enough to leave the offer; the next change

@@ -2,8 +2,11 @@ package sfu
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // settled waits until the peer has no offer pending.
@@ -62,6 +65,82 @@ func TestChurnReusesTransceivers(t *testing.T) {
 		}
 		if n > firstN || size > firstSDP+64 {
 			t.Fatalf("cycle %d: a has %d transceivers and a %d-byte offer, after the first cycle %d and %d", i, n, size, firstN, firstSDP)
+		}
+	}
+}
+
+// TestAnswerWithTooManyEncodings: an answer declaring more simulcast
+// encodings than the engine reads is refused before Pion applies it;
+// the offer stays pending and the client's proper answer is taken.
+func TestAnswerWithTooManyEncodings(t *testing.T) {
+	s := newSFU(t, Config{})
+	ctx := context.Background()
+	b := join(t, s, "c", "pb", "b", joinOpts{})
+	d := join(t, s, "c", "pd", "d", joinOpts{video: true, rids: []string{"q", "h", "f"}, manual: true, keyedit: -1})
+	var offer string
+	select {
+	case offer = <-d.offers:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no offer for d")
+	}
+	ans, err := d.HandleOffer(offer)
+	if err != nil {
+		t.Fatalf("HandleOffer: %v", err)
+	}
+	if !strings.Contains(ans, "a=simulcast:send q;h;f") {
+		t.Fatalf("the client's answer has no simulcast send q;h;f:\n%s", ans)
+	}
+	bad := strings.Replace(ans, "a=simulcast:send q;h;f", "a=rid:x send\r\na=rid:y send\r\na=simulcast:send q;h;f;x;y", 1)
+	if err := s.Answer(ctx, "c", "pd", bad); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("answer with 5 encodings: got %v, want ErrBadRequest", err)
+	}
+	if err := s.Answer(ctx, "c", "pd", ans); err != nil {
+		t.Fatalf("the proper answer after the refused one: %v", err)
+	}
+	eventually(t, "b receiving d:camera", func() bool { return b.received("d:camera", 20) })
+	checkStream(t, b, "d:camera")
+	c := s.calls["c"]
+	c.mu.Lock()
+	up := c.members["pd"].published[SourceCamera]
+	c.mu.Unlock()
+	if up == nil || len(up.layers) != 3 {
+		t.Fatalf("d:camera: got %v, want 3 layers", up)
+	}
+}
+
+func TestMaxSendRIDs(t *testing.T) {
+	tests := []struct {
+		sdp  string
+		want int
+	}{
+		{"v=0\r\nm=audio 9 x 111\r\nm=video 9 x 96\r\n", 0},
+		{"m=video 9 x 96\r\na=rid:q send\r\na=rid:h send\r\na=rid:f send\r\na=simulcast:send q;h;f\r\n", 3},
+		{"m=video 9 x 96\r\na=rid:q send\r\na=rid:h send\r\nm=video 9 x 96\r\na=rid:q send\r\n", 2},
+		{"m=video 9 x 96\na=rid:1 send\na=rid:2 send\na=rid:3 send\na=rid:4 send\na=rid:5 recv\n", 4},
+		{"m=video 9 x 96\r\na=simulcast:send 1;2,3;4;5\r\n", 5},
+		{"m=video 9 x 96\r\na=rid:a recv\r\na=simulcast:recv a;b;c;d\r\n", 0},
+	}
+	for _, tt := range tests {
+		if got := maxSendRIDs(tt.sdp); got != tt.want {
+			t.Errorf("maxSendRIDs(%q) = %d, want %d", tt.sdp, got, tt.want)
+		}
+	}
+}
+
+func TestLayerRIDs(t *testing.T) {
+	tests := []struct {
+		all    []string
+		remote string
+		want   []string
+	}{
+		{nil, "", []string{""}},
+		{[]string{""}, "", []string{""}},
+		{[]string{"f", "q", "h"}, "q", []string{"q", "h", "f"}},
+		{[]string{"f", "q", "h", "x", "y", "q"}, "h", []string{"q", "h", "x"}},
+	}
+	for _, tt := range tests {
+		if got := layerRIDs(tt.all, tt.remote); !slices.Equal(got, tt.want) {
+			t.Errorf("layerRIDs(%q, %q) = %q, want %q", tt.all, tt.remote, got, tt.want)
 		}
 	}
 }
