@@ -38,7 +38,10 @@
 // sender, by the next subscription of its kind, so that joins and
 // leaves do not grow the session description. Candidates trickle both
 // ways: the engine's are Signal{Type: "candidate", Candidate:
-// RTCIceCandidateInit JSON}, delivered after the first offer.
+// RTCIceCandidateInit JSON}, delivered after the first offer. A peer
+// takes at most 128 remote candidates (64 before its first answer), and
+// outside Loopback mode none whose address is loopback, link-local,
+// unspecified or multicast (ErrBadRequest).
 //
 // # Forwarding
 //

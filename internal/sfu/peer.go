@@ -3,6 +3,7 @@ package sfu
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -19,8 +20,13 @@ const (
 )
 
 // maxEarlyCandidates bounds the candidates kept for a peer before its
-// first answer (a client trickling garbage must not grow memory).
-const maxEarlyCandidates = 64
+// first answer (a client trickling garbage must not grow memory), and
+// maxCandidates all the remote candidates of a peer: the SFU never
+// restarts ICE, and each candidate is a pair Pion's agent checks.
+const (
+	maxEarlyCandidates = 64
+	maxCandidates      = 128
+)
 
 // peer is one participant's PeerConnection. The SFU is always the
 // offerer, with at most one offer outstanding: changes made while one is
@@ -41,6 +47,7 @@ type peer struct {
 	dirty          bool                              // a change awaits the next offer
 	remoteSet      bool                              // an answer was applied (candidates can be added)
 	early          []webrtc.ICECandidateInit         // candidates received before that
+	candidates     int                               // remote candidates taken (early ones included)
 	sources        map[*webrtc.RTPTransceiver]string // what each transceiver the client publishes on carries (mid → source)
 	offeredMids    []string                          // mids of sources in the pending offer
 	answeredMids   map[string]bool                   // mids of sources an applied answer covered: simulcast is asked for once
@@ -228,25 +235,48 @@ func (p *peer) candidate(c webrtc.ICECandidateInit) error {
 	if c.Candidate == "" {
 		return nil // end of candidates
 	}
-	if _, err := ice.UnmarshalCandidate(strings.TrimPrefix(c.Candidate, "candidate:")); err != nil {
+	cand, err := ice.UnmarshalCandidate(strings.TrimPrefix(c.Candidate, "candidate:"))
+	if err != nil {
 		return fmt.Errorf("peer %s: %v: %w", p.id, err, ErrBadRequest)
+	}
+	if !p.sfu.cfg.Loopback && !reachableAddress(cand.Address()) {
+		return fmt.Errorf("peer %s: candidate address %s: %w", p.id, cand.Address(), ErrBadRequest)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return fmt.Errorf("peer %s: %w", p.id, ErrNotFound)
 	}
+	if p.candidates >= maxCandidates {
+		return fmt.Errorf("peer %s: more than %d candidates: %w", p.id, maxCandidates, ErrBadRequest)
+	}
 	if !p.remoteSet {
 		if len(p.early) >= maxEarlyCandidates {
 			return fmt.Errorf("peer %s: more than %d candidates before the answer: %w", p.id, maxEarlyCandidates, ErrBadRequest)
 		}
 		p.early = append(p.early, c)
+		p.candidates++
 		return nil
 	}
 	if err := p.pc.AddICECandidate(c); err != nil {
 		return fmt.Errorf("peer %s: %v: %w", p.id, err, ErrBadRequest)
 	}
+	p.candidates++
 	return nil
+}
+
+// reachableAddress reports whether a client's candidate address may be
+// probed: not a loopback, link-local, unspecified or multicast address
+// (the SFU's own host or network, not the client's). A hostname (an
+// mDNS .local name) is left to Pion, which resolves only mDNS names.
+func reachableAddress(address string) bool {
+	ip, err := netip.ParseAddr(address)
+	if err != nil {
+		return true
+	}
+	ip = ip.Unmap()
+	return !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() &&
+		!ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() && !ip.IsUnspecified()
 }
 
 func (p *peer) publish(source string) error {

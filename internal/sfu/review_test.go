@@ -2,7 +2,9 @@ package sfu
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -142,5 +144,67 @@ func TestLayerRIDs(t *testing.T) {
 		if got := layerRIDs(tt.all, tt.remote); !slices.Equal(got, tt.want) {
 			t.Errorf("layerRIDs(%q, %q) = %q, want %q", tt.all, tt.remote, got, tt.want)
 		}
+	}
+}
+
+// TestCandidateLimit: a peer's remote candidates are bounded after the
+// answer too.
+func TestCandidateLimit(t *testing.T) {
+	s := newSFU(t, Config{})
+	ctx := context.Background()
+	a := join(t, s, "c", "pa", "a", joinOpts{video: true})
+	b := join(t, s, "c", "pb", "b", joinOpts{})
+	eventually(t, "b receiving a:camera", func() bool { return b.received("a:camera", 20) })
+	settled(t, s, "c", "pb")
+	refused := -1
+	for i := range maxCandidates + 10 {
+		raw := fmt.Sprintf(`{"candidate":"candidate:%d 1 udp 2130706431 127.0.0.1 %d typ host","sdpMid":"0","sdpMLineIndex":0}`, 100+i, 20000+i)
+		err := s.Candidate(ctx, "c", "pb", json.RawMessage(raw))
+		if err != nil {
+			if !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("candidate %d: got %v, want ErrBadRequest", i, err)
+			}
+			refused = i
+			break
+		}
+	}
+	// b's client trickled its own few first.
+	if refused < maxCandidates-8 || refused > maxCandidates {
+		t.Fatalf("first candidate refused: %d, want about %d", refused, maxCandidates)
+	}
+	before, _ := b.Track("a:camera")
+	eventually(t, "b still receiving", func() bool { return b.received("a:camera", before.Count+20) })
+	_ = a
+}
+
+// TestCandidateAddresses: outside loopback mode, a candidate naming the
+// SFU host's own or link-local network is refused.
+func TestCandidateAddresses(t *testing.T) {
+	s, err := New(Config{})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	if err := s.Join(ctx, JoinRequest{Call: "c", Peer: "p", User: "u", Kind: "audio"}, func(Signal) {}); err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	cand := func(addr string) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"candidate":"candidate:1 1 udp 2130706431 %s 5000 typ host","sdpMid":"0","sdpMLineIndex":0}`, addr))
+	}
+	for _, addr := range []string{"127.0.0.1", "127.1.2.3", "::1", "169.254.169.254", "fe80::1", "0.0.0.0", "::", "224.0.0.251", "ff02::1", "::ffff:127.0.0.1"} {
+		if err := s.Candidate(ctx, "c", "p", cand(addr)); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("candidate at %s: got %v, want ErrBadRequest", addr, err)
+		}
+	}
+	for _, addr := range []string{"192.0.2.10", "10.1.2.3", "2001:db8::1", "0c1f6a3e-1b2c-4d5e-8f90-123456789abc.local"} {
+		if err := s.Candidate(ctx, "c", "p", cand(addr)); err != nil {
+			t.Errorf("candidate at %s: got %v, want nil", addr, err)
+		}
+	}
+	// srflx: the address probed is the first, not the related one.
+	srflx := json.RawMessage(`{"candidate":"candidate:2 1 udp 1686052607 198.51.100.7 6000 typ srflx raddr 10.0.0.2 rport 5000","sdpMid":"0"}`)
+	if err := s.Candidate(ctx, "c", "p", srflx); err != nil {
+		t.Errorf("srflx candidate: got %v, want nil", err)
 	}
 }
