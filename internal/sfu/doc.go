@@ -10,7 +10,9 @@
 // settings: a shared UDP mux or port range, NAT 1:1 addresses, ICE-TCP,
 // loopback mode) shared by every peer. Join creates a participant's peer
 // connection and sends its first offer through the caller's signal
-// function; Answer, Candidate and Publish carry the client's side; Leave,
+// function (a Join of a joined peer id closes the old peer, as Leave
+// would, and makes a new one); Answer, Candidate and Publish carry the
+// client's side; Leave,
 // End and Close tear down. Stats and Load report tracks and sizes;
 // Metrics receives counters. Errors wrap ErrNotFound, ErrBadRequest,
 // ErrConflict and ErrTooManyTracks.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // settled waits until the peer has no offer pending.
@@ -206,5 +208,40 @@ func TestCandidateAddresses(t *testing.T) {
 	srflx := json.RawMessage(`{"candidate":"candidate:2 1 udp 1686052607 198.51.100.7 6000 typ srflx raddr 10.0.0.2 rport 5000","sdpMid":"0"}`)
 	if err := s.Candidate(ctx, "c", "p", srflx); err != nil {
 		t.Errorf("srflx candidate: got %v, want nil", err)
+	}
+}
+
+// TestJoinAgainReplacesPeer: a Join of a joined peer id closes the old
+// peer (the others renegotiate as on Leave) and makes a new one.
+func TestJoinAgainReplacesPeer(t *testing.T) {
+	m := &testMetrics{}
+	s := newSFU(t, Config{Metrics: m})
+	a := join(t, s, "c", "pa", "a", joinOpts{video: true})
+	b1 := join(t, s, "c", "pb", "b", joinOpts{video: true})
+	eventually(t, "b1 receiving a:camera", func() bool { return b1.received("a:camera", 20) })
+	eventually(t, "a receiving b:camera", func() bool { return a.received("b:camera", 20) })
+	old, err := s.peer("c", "pb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := a.Track("b:camera")
+	b1.Close()
+
+	b2 := join(t, s, "c", "pb", "b", joinOpts{video: true})
+	if st := old.pc.ConnectionState(); st != webrtc.PeerConnectionStateClosed {
+		t.Errorf("the first peer's connection: got %s, want closed", st)
+	}
+	cur, err := s.peer("c", "pb")
+	if err != nil || cur == old {
+		t.Fatalf("peer pb after the second join: got %p (%v), want a new peer", cur, err)
+	}
+	eventually(t, "b2 receiving a:camera", func() bool { return b2.received("a:camera", 20) })
+	checkStream(t, b2, "a:camera")
+	eventually(t, "a receiving the new b:camera", func() bool {
+		snap, ok := a.Track("b:camera")
+		return ok && snap.SSRC != first.SSRC && snap.Count >= 20
+	})
+	if l := s.Load(); l.Peers != 2 || l.Tracks != 2 || m.peers.Load() != 2 || m.tracks.Load() != 2 {
+		t.Errorf("got Load %+v and metrics peers %d tracks %d, want 2 peers and 2 tracks", l, m.peers.Load(), m.tracks.Load())
 	}
 }
