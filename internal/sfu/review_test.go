@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -243,5 +244,58 @@ func TestJoinAgainReplacesPeer(t *testing.T) {
 	})
 	if l := s.Load(); l.Peers != 2 || l.Tracks != 2 || m.peers.Load() != 2 || m.tracks.Load() != 2 {
 		t.Errorf("got Load %+v and metrics peers %d tracks %d, want 2 peers and 2 tracks", l, m.peers.Load(), m.tracks.Load())
+	}
+}
+
+func TestREMBSaturates(t *testing.T) {
+	// A REMB with a raw exponent and mantissa (Pion's marshaller picks
+	// the smallest exponent, so these are built by hand).
+	remb := func(exp uint8, mant uint32) []byte {
+		b := []byte{
+			0x8f, 206, 0, 4, // V=2 FMT=15, PSFB, length 4 (20 bytes)
+			0, 0, 0, 1, // sender SSRC
+			0, 0, 0, 0, // media SSRC
+			'R', 'E', 'M', 'B',
+			0, 0, 0, 0, // num SSRC, exp|mantissa
+		}
+		b[17] = exp<<2 | byte(mant>>16&3)
+		b[18], b[19] = byte(mant>>8), byte(mant)
+		return b
+	}
+	tests := []struct {
+		exp  uint8
+		mant uint32
+		want int64
+	}{
+		{0, 0, minEstimate},
+		{0, 1, minEstimate},
+		{4, 125_000, 2_000_000},
+		{46, 0x3ffff, maxEstimate}, // above 2^63: negative as int64 without saturation
+		{45, 0x3ffff, maxEstimate}, // just under 2^63
+		{46, 1, maxEstimate},
+		{62, 1, maxEstimate},
+		{63, 1, maxEstimate},       // 2^63: negative as int64 without saturation
+		{63, 0x3ffff, maxEstimate}, // wraps without saturation
+		{63, 0, minEstimate},
+		{50, 0x20000, maxEstimate},
+	}
+	for _, tt := range tests {
+		var e lossEstimator
+		got, ok := e.update(remb(tt.exp, tt.mant), time.Unix(1000, 0))
+		if !ok || got != tt.want {
+			t.Errorf("REMB exp %d mantissa %#x: got %d (%v), want %d", tt.exp, tt.mant, got, ok, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		mant uint64
+		exp  uint
+		want int64
+	}{
+		{1, 62, 1 << 62}, {1, 63, math.MaxInt64}, {3, 62, math.MaxInt64}, {3, 61, 3 << 61},
+		{0x3ffff, 45, 0x3ffff << 45}, {0x3ffff, 46, math.MaxInt64}, {0x3ffff, 63, math.MaxInt64}, {0, 63, 0},
+	} {
+		if got := rembBitrate(tt.mant, tt.exp); got != tt.want {
+			t.Errorf("rembBitrate(%#x, %d) = %d, want %d", tt.mant, tt.exp, got, tt.want)
+		}
 	}
 }
