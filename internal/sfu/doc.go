@@ -56,7 +56,9 @@
 // no allocation per packet in this package. Header extensions of the
 // publisher are not forwarded (their ids belong to the publisher's
 // negotiation). Above shardThreshold subscribers, the reader hands slot
-// references to fixed shard workers, each writing to a subset.
+// references to fixed shard workers, each writing to a subset (a packet
+// the ring did not keep, too large or too late, is written by the reader
+// itself).
 // Subscriber NACKs are answered from the ring, mapped back from the
 // subscriber's sequence numbers through a per-subscriber history; Pion's
 // NACK responder is not registered. Keyframe requests (PLI) go to the

@@ -316,14 +316,14 @@ func (l *layer) forward(pkt []byte, now int64) {
 	up.packets.Add(1)
 	l.account(len(pkt), now)
 	subs := *up.subs.Load()
-	if shards := up.shards.Load(); shards != nil && len(subs) > shardThreshold {
-		if kept {
-			ref := slotRef{layer: uint8(l.idx), key: in.key, seq: binary.BigEndian.Uint16(pkt[2:4]), at: now}
-			for _, ch := range *shards {
-				select {
-				case ch <- ref:
-				default: // the worker is behind: its subscribers NACK what they miss
-				}
+	// The shard workers read packets from the ring: one it did not keep
+	// (larger than its slots, or too late for it) is written here.
+	if shards := up.shards.Load(); shards != nil && len(subs) > shardThreshold && kept {
+		ref := slotRef{layer: uint8(l.idx), key: in.key, seq: binary.BigEndian.Uint16(pkt[2:4]), at: now}
+		for _, ch := range *shards {
+			select {
+			case ch <- ref:
+			default: // the worker is behind: its subscribers NACK what they miss
 			}
 		}
 	} else {
