@@ -17,6 +17,14 @@
 // Metrics receives counters. Errors wrap ErrNotFound, ErrBadRequest,
 // ErrConflict and ErrTooManyTracks.
 //
+// Config.MaxTracks limits the sources a peer publishes on, that is the
+// transceivers it sends on: microphone, camera (video calls) and screen
+// count one each, whatever their simulcast layers, and the first offer's
+// (microphone, camera) count although they are always made. Publish
+// refuses a source beyond it with ErrTooManyTracks. There are three
+// sources, so the default, 4, never refuses; a lower value (2 in a video
+// call) refuses the screen.
+//
 // # Negotiation
 //
 // The SFU is always the offerer and keeps at most one offer outstanding

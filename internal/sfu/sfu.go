@@ -35,7 +35,7 @@ type Config struct {
 	PublicIPs              []string
 	TCPPort                int  // >0: ICE-TCP passive fallback on this port
 	Loopback               bool // dev/test: loopback candidates, interface lo only, mDNS off
-	MaxTracks              int  // published tracks per peer; default 4
+	MaxTracks              int  // sources a peer may publish on (see doc.go); default 4
 	Log                    *slog.Logger
 	Metrics                Metrics // may be nil
 }
