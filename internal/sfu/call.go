@@ -104,6 +104,7 @@ func (c *call) attach(p *peer, source string, remote *webrtc.TrackRemote, recv *
 		return nil
 	}
 	l.started = true
+	l.ring = NewRing(up.ringSize)
 	var renegotiate []*peer
 	if fresh {
 		for _, q := range c.sortedMembers() {

@@ -10,10 +10,20 @@
 // settings: a shared UDP mux or port range, NAT 1:1 addresses, ICE-TCP,
 // loopback mode) shared by every peer. Join creates a participant's peer
 // connection and sends its first offer through the caller's signal
-// function; Answer, Candidate and Publish carry the client's side; Leave,
+// function (a Join of a joined peer id closes the old peer, as Leave
+// would, and makes a new one); Answer, Candidate and Publish carry the
+// client's side; Leave,
 // End and Close tear down. Stats and Load report tracks and sizes;
 // Metrics receives counters. Errors wrap ErrNotFound, ErrBadRequest,
 // ErrConflict and ErrTooManyTracks.
+//
+// Config.MaxTracks limits the sources a peer publishes on, that is the
+// transceivers it sends on: microphone, camera (video calls) and screen
+// count one each, whatever their simulcast layers, and the first offer's
+// (microphone, camera) count although they are always made. Publish
+// refuses a source beyond it with ErrTooManyTracks. There are three
+// sources, so the default, 4, never refuses; a lower value (2 in a video
+// call) refuses the screen.
 //
 // # Negotiation
 //
@@ -29,10 +39,19 @@
 // to the copy of the offer sent, since Pion writes receive RIDs only when
 // echoing an answer); a client may refuse, and is then forwarded as one
 // encoding. Answers lose their receive RIDs before Pion reads them (see
-// answerSendRIDs). Forwarded tracks have stream id = the publisher's
-// user id and track id = "<userID>:<source>". Candidates trickle both
+// answerSendRIDs); one declaring more than 3 send RIDs in a media
+// section is refused (ErrBadRequest, the offer stays pending), and a
+// layer's ring is made when its first packet arrives. Forwarded tracks have stream id = the publisher's
+// user id and track id = "<userID>:<source>". A subscription that ends
+// leaves its m-line sendonly without a track (no a=msid, no a=ssrc);
+// once the client has answered that, the m-line is reused, with a new
+// sender, by the next subscription of its kind, so that joins and
+// leaves do not grow the session description. Candidates trickle both
 // ways: the engine's are Signal{Type: "candidate", Candidate:
-// RTCIceCandidateInit JSON}, delivered after the first offer.
+// RTCIceCandidateInit JSON}, delivered after the first offer. A peer
+// takes at most 128 remote candidates (64 before its first answer), and
+// outside Loopback mode none whose address is loopback, link-local,
+// unspecified or multicast (ErrBadRequest).
 //
 // # Forwarding
 //
@@ -45,7 +64,9 @@
 // no allocation per packet in this package. Header extensions of the
 // publisher are not forwarded (their ids belong to the publisher's
 // negotiation). Above shardThreshold subscribers, the reader hands slot
-// references to fixed shard workers, each writing to a subset.
+// references to fixed shard workers, each writing to a subset (a packet
+// the ring did not keep, too large or too late, is written by the reader
+// itself).
 // Subscriber NACKs are answered from the ring, mapped back from the
 // subscriber's sequence numbers through a per-subscriber history; Pion's
 // NACK responder is not registered. Keyframe requests (PLI) go to the

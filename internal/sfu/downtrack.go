@@ -32,6 +32,7 @@ const selectEvery = int64(250 * time.Millisecond)
 type downTrack struct {
 	up     *upTrack
 	sub    *peer
+	tr     *webrtc.RTPTransceiver // the subscriber's m-line it is sent on
 	sender *webrtc.RTPSender
 	bound  atomic.Pointer[binding]
 	fb     Feedback // the RTCP callbacks, made once
@@ -76,7 +77,12 @@ func newDownTrack(up *upTrack, q *peer) (*downTrack, error) {
 		dt.sel = NewLayerSelector(up.rates, 0, 0)
 	}
 	dt.estimate.Store(initialEstimate)
-	t, err := q.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return nil, fmt.Errorf("peer %s: %w", q.id, ErrNotFound)
+	}
+	t, err := q.sendTransceiverLocked(dt)
 	if err != nil {
 		return nil, fmt.Errorf("add track: %w", err)
 	}
@@ -85,14 +91,8 @@ func newDownTrack(up *upTrack, q *peer) (*downTrack, error) {
 	if err := t.SetCodecPreferences([]webrtc.RTPCodecParameters{up.codec}); err != nil {
 		q.sfu.log.Debug("sfu: codec preferences", "track", up.id, "err", err)
 	}
-	dt.sender = t.Sender()
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return dt, nil
-	}
+	dt.tr, dt.sender = t, t.Sender()
 	q.wg.Add(1)
-	q.mu.Unlock()
 	go func() {
 		defer q.wg.Done()
 		dt.readRTCP()
@@ -264,7 +264,11 @@ func (dt *downTrack) onNACK(_ uint32, seq uint16) {
 	if !ok || li >= len(dt.up.layers) {
 		return
 	}
-	n, ok := dt.up.layers[li].ring.Get(inSeq, dt.rtxBuf[:])
+	ring := dt.up.layers[li].ring
+	if ring == nil {
+		return
+	}
+	n, ok := ring.Get(inSeq, dt.rtxBuf[:])
 	if !ok {
 		return
 	}

@@ -340,9 +340,6 @@ func TestBadInput(t *testing.T) {
 		{"unknown source", ErrBadRequest, func() error { return s.Publish(ctx, "c", "pa", "webcam2") }},
 		{"too many tracks", ErrTooManyTracks, func() error { return s.Publish(ctx, "c", "pa", SourceScreen) }},
 		{"publish for an unknown peer", ErrNotFound, func() error { return s.Publish(ctx, "c", "nope", SourceScreen) }},
-		{"join of a joined peer", ErrConflict, func() error {
-			return s.Join(ctx, JoinRequest{Call: "c", Peer: "pa", User: "a", Kind: "video"}, func(Signal) {})
-		}},
 		{"join with an unknown kind", ErrBadRequest, func() error {
 			return s.Join(ctx, JoinRequest{Call: "c", Peer: "px", User: "x", Kind: "hologram"}, func(Signal) {})
 		}},

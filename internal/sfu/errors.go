@@ -13,6 +13,6 @@ var (
 	// ErrConflict: the request does not fit the state (the peer exists, no
 	// offer is pending for an answer).
 	ErrConflict = errors.New("sfu: conflict")
-	// ErrTooManyTracks: the peer would publish more than Config.MaxTracks.
+	// ErrTooManyTracks: the peer would publish more sources than Config.MaxTracks.
 	ErrTooManyTracks = errors.New("sfu: too many tracks")
 )

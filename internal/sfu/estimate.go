@@ -2,6 +2,8 @@ package sfu
 
 import (
 	"encoding/binary"
+	"math"
+	"math/bits"
 	"time"
 )
 
@@ -48,9 +50,9 @@ func (e *lossEstimator) update(buf []byte, now time.Time) (int64, bool) {
 		buf = buf[size:]
 		switch {
 		case pt == rtcpPSFB && count == fmtREMB && len(p) >= 20 && string(p[12:16]) == "REMB":
-			exp := p[17] >> 2
+			exp := uint(p[17] >> 2)
 			mant := uint64(p[17]&3)<<16 | uint64(p[18])<<8 | uint64(p[19])
-			e.est = clampEstimate(int64(mant << exp))
+			e.est = clampEstimate(rembBitrate(mant, exp))
 			e.lastREMB, changed = now, true
 		case (pt == rtcpRR || pt == rtcpSR) && now.Sub(e.lastREMB) > rembValid:
 			off := 8
@@ -75,6 +77,15 @@ func (e *lossEstimator) update(buf []byte, now time.Time) (int64, bool) {
 		}
 	}
 	return e.est, changed
+}
+
+// rembBitrate is mantissa × 2^exp (an 18-bit mantissa, a 6-bit
+// exponent), saturated at the largest int64 instead of wrapping.
+func rembBitrate(mant uint64, exp uint) int64 {
+	if mant != 0 && uint(bits.Len64(mant))+exp > 63 {
+		return math.MaxInt64
+	}
+	return int64(mant << exp)
 }
 
 func clampEstimate(v int64) int64 { return min(max(v, minEstimate), maxEstimate) }

@@ -190,3 +190,33 @@ func BenchmarkEngineForward(b *testing.B) {
 		})
 	}
 }
+
+// TestShardedForwardsWhatTheRingDropped: with shard workers, a packet
+// the ring does not keep (over MaxPacketSize, or too late for it) is
+// still forwarded, by the reader itself. (Pion's default receive MTU,
+// 1500 bytes of SRTP, keeps larger packets from arriving at all; a late
+// one can.)
+func TestShardedForwardsWhatTheRingDropped(t *testing.T) {
+	_, l, ws := benchTrack(shardThreshold+4, true)
+	defer l.up.close()
+	now := time.Now().UnixNano()
+	big := make([]byte, 1600)
+	copy(big, vp8Packet(1, 3000, false))
+	pkts := [][]byte{vp8Packet(0, 0, true), big, vp8Packet(2, 3000, false)}
+	for i, p := range pkts {
+		l.forward(p, now+int64(i)*int64(time.Millisecond))
+		eventually(t, fmt.Sprintf("packet %d forwarded", i), func() bool {
+			for _, w := range ws {
+				if w.count() < i+1 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	for i, w := range ws {
+		if w.count() != len(pkts) || w.gaps != 0 || w.badSSR != 0 {
+			t.Fatalf("subscriber %d: got %d packets, %d gaps, %d foreign SSRCs; want %d, 0, 0", i, w.count(), w.gaps, w.badSSR, len(pkts))
+		}
+	}
+}

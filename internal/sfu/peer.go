@@ -3,6 +3,8 @@ package sfu
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -18,8 +20,13 @@ const (
 )
 
 // maxEarlyCandidates bounds the candidates kept for a peer before its
-// first answer (a client trickling garbage must not grow memory).
-const maxEarlyCandidates = 64
+// first answer (a client trickling garbage must not grow memory), and
+// maxCandidates all the remote candidates of a peer: the SFU never
+// restarts ICE, and each candidate is a pair Pion's agent checks.
+const (
+	maxEarlyCandidates = 64
+	maxCandidates      = 128
+)
 
 // peer is one participant's PeerConnection. The SFU is always the
 // offerer, with at most one offer outstanding: changes made while one is
@@ -40,9 +47,29 @@ type peer struct {
 	dirty          bool                              // a change awaits the next offer
 	remoteSet      bool                              // an answer was applied (candidates can be added)
 	early          []webrtc.ICECandidateInit         // candidates received before that
+	candidates     int                               // remote candidates taken (early ones included)
 	sources        map[*webrtc.RTPTransceiver]string // what each transceiver the client publishes on carries (mid → source)
 	offeredMids    []string                          // mids of sources in the pending offer
 	answeredMids   map[string]bool                   // mids of sources an applied answer covered: simulcast is asked for once
+	offers         uint64                            // offers created
+	answered       uint64                            // the latest offer an answer was applied to (by its count in offers)
+	released       []released                        // m-lines a subscription left, in the order they were released
+}
+
+// released is a transceiver a subscription left: still sendonly, with
+// its sender but no track, so the next offer has the m-line without
+// a=msid and a=ssrc (the client ends the track it received there). Once
+// an answer to that offer (the first one created after the release,
+// number offer) is applied, the m-line is reused for the next
+// subscription of its kind, with a new sender (a new SSRC).
+//
+// The m-line is not made inactive (RemoveTrack): Pion as answerer stops
+// a transceiver whose m-line an offer makes inactive, and from the
+// second such offer on it stops the fresh receiver it had put in, which
+// then never receives again.
+type released struct {
+	t     *webrtc.RTPTransceiver
+	offer uint64
 }
 
 func newPeer(s *SFU, c *call, req JoinRequest, signal func(Signal)) (*peer, error) {
@@ -135,6 +162,7 @@ func (p *peer) negotiateLocked() {
 		return
 	}
 	p.offerPending = true
+	p.offers++
 	p.q.offer(askSimulcast(offer.SDP, p.simulcastMidsLocked()))
 }
 
@@ -168,7 +196,13 @@ func (p *peer) answer(sdp string) error {
 	if !p.offerPending {
 		return fmt.Errorf("peer %s has no offer pending: %w", p.id, ErrConflict)
 	}
-	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSendRIDs(sdp)})
+	sdp = answerSendRIDs(sdp)
+	if n := maxSendRIDs(sdp); n > maxLayers {
+		// Refused before Pion reads it: the offer stays pending, and the
+		// client may answer it again.
+		return fmt.Errorf("peer %s: %d simulcast encodings in a media section, at most %d: %w", p.id, n, maxLayers, ErrBadRequest)
+	}
+	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
 	if err != nil {
 		if p.pc.SignalingState() == webrtc.SignalingStateStable {
 			// Pion got far enough to leave the offer; the next change
@@ -178,6 +212,7 @@ func (p *peer) answer(sdp string) error {
 		return fmt.Errorf("peer %s: %v: %w", p.id, err, ErrBadRequest)
 	}
 	p.offerPending = false
+	p.answered = p.offers
 	for _, mid := range p.offeredMids {
 		p.answeredMids[mid] = true
 	}
@@ -200,25 +235,48 @@ func (p *peer) candidate(c webrtc.ICECandidateInit) error {
 	if c.Candidate == "" {
 		return nil // end of candidates
 	}
-	if _, err := ice.UnmarshalCandidate(strings.TrimPrefix(c.Candidate, "candidate:")); err != nil {
+	cand, err := ice.UnmarshalCandidate(strings.TrimPrefix(c.Candidate, "candidate:"))
+	if err != nil {
 		return fmt.Errorf("peer %s: %v: %w", p.id, err, ErrBadRequest)
+	}
+	if !p.sfu.cfg.Loopback && !reachableAddress(cand.Address()) {
+		return fmt.Errorf("peer %s: candidate address %s: %w", p.id, cand.Address(), ErrBadRequest)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return fmt.Errorf("peer %s: %w", p.id, ErrNotFound)
 	}
+	if p.candidates >= maxCandidates {
+		return fmt.Errorf("peer %s: more than %d candidates: %w", p.id, maxCandidates, ErrBadRequest)
+	}
 	if !p.remoteSet {
 		if len(p.early) >= maxEarlyCandidates {
 			return fmt.Errorf("peer %s: more than %d candidates before the answer: %w", p.id, maxEarlyCandidates, ErrBadRequest)
 		}
 		p.early = append(p.early, c)
+		p.candidates++
 		return nil
 	}
 	if err := p.pc.AddICECandidate(c); err != nil {
 		return fmt.Errorf("peer %s: %v: %w", p.id, err, ErrBadRequest)
 	}
+	p.candidates++
 	return nil
+}
+
+// reachableAddress reports whether a client's candidate address may be
+// probed: not a loopback, link-local, unspecified or multicast address
+// (the SFU's own host or network, not the client's). A hostname (an
+// mDNS .local name) is left to Pion, which resolves only mDNS names.
+func reachableAddress(address string) bool {
+	ip, err := netip.ParseAddr(address)
+	if err != nil {
+		return true
+	}
+	ip = ip.Unmap()
+	return !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() &&
+		!ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() && !ip.IsUnspecified()
 }
 
 func (p *peer) publish(source string) error {
@@ -285,16 +343,54 @@ func (p *peer) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	l.run(remote)
 }
 
-// unsubscribe stops sending dt (removed from the topology already).
+// sendTransceiverLocked returns the transceiver dt is sent on: a
+// released one of its kind that the client has seen released, given a
+// new sender, else a new sendonly one. Reusing m-lines keeps the session
+// description the size of the call, not of its history of joins and
+// leaves. (Pion's AddTrack reuses a transceiver too, but the first free
+// one of the kind, which can be one the client publishes on.) p.mu is
+// held.
+func (p *peer) sendTransceiverLocked(dt *downTrack) (*webrtc.RTPTransceiver, error) {
+	for i, r := range p.released {
+		t := r.t
+		old := t.Sender()
+		if r.offer > p.answered || t.Kind() != dt.Kind() || old == nil || old.Track() != nil ||
+			t.Direction() != webrtc.RTPTransceiverDirectionSendonly {
+			continue
+		}
+		p.released = slices.Delete(p.released, i, i+1)
+		sender, err := p.sfu.api.NewRTPSender(dt, p.pc.SCTP().Transport())
+		if err != nil {
+			return nil, err
+		}
+		// The old sender's RTCP reader ends with it.
+		if err := old.Stop(); err != nil {
+			p.sfu.log.Debug("sfu: stop released sender", "peer", p.id, "err", err)
+		}
+		if err := t.SetSender(sender, dt); err != nil {
+			_ = sender.Stop()
+			p.sfu.log.Debug("sfu: reuse transceiver", "peer", p.id, "mid", t.Mid(), "err", err)
+			break
+		}
+		return t, nil
+	}
+	return p.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+}
+
+// unsubscribe stops sending dt (removed from the topology already); its
+// m-line is released for a later subscription.
 func (p *peer) unsubscribe(dt *downTrack) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || dt.sender == nil {
 		return
 	}
-	if err := p.pc.RemoveTrack(dt.sender); err != nil {
+	// Unbinds dt: its writes stop.
+	if err := dt.sender.ReplaceTrack(nil); err != nil {
 		p.sfu.log.Debug("sfu: remove track", "peer", p.id, "track", dt.up.id, "err", err)
+		return
 	}
+	p.released = append(p.released, released{t: dt.tr, offer: p.offers + 1})
 }
 
 // close ends the peer: the PeerConnection (which ends every read), the

@@ -35,7 +35,7 @@ type Config struct {
 	PublicIPs              []string
 	TCPPort                int  // >0: ICE-TCP passive fallback on this port
 	Loopback               bool // dev/test: loopback candidates, interface lo only, mDNS off
-	MaxTracks              int  // published tracks per peer; default 4
+	MaxTracks              int  // sources a peer may publish on (see doc.go); default 4
 	Log                    *slog.Logger
 	Metrics                Metrics // may be nil
 }
@@ -286,7 +286,9 @@ func (s *SFU) Close() {
 
 // Join creates the peer and sends its first offer through signal. signal
 // is called from one goroutine per peer, in order, never with the
-// engine's locks held; it must not block for long.
+// engine's locks held; it must not block for long. A peer joined already
+// is replaced: the old one is closed (as by Leave) and a new one made;
+// ErrConflict only while another Join of the peer is in progress.
 func (s *SFU) Join(ctx context.Context, req JoinRequest, signal func(Signal)) error {
 	if req.Call == "" || req.Peer == "" || req.User == "" {
 		return fmt.Errorf("sfu: join: call, peer and user are required: %w", ErrBadRequest)
@@ -307,14 +309,21 @@ func (s *SFU) Join(ctx context.Context, req JoinRequest, signal func(Signal)) er
 		c = &call{id: req.Call, sfu: s, peers: map[string]*peer{}}
 		s.calls[req.Call] = c
 	}
-	if _, ok := c.peers[req.Peer]; ok {
+	old, ok := c.peers[req.Peer]
+	if ok && old == nil {
 		s.mu.Unlock()
-		return fmt.Errorf("sfu: join: peer %s in call %s: %w", req.Peer, req.Call, ErrConflict)
+		return fmt.Errorf("sfu: join: peer %s in call %s is joining: %w", req.Peer, req.Call, ErrConflict)
 	}
 	// Reserved under s.mu, so that a concurrent Join of the same peer is
 	// refused and End sees the call.
 	c.peers[req.Peer] = nil
 	s.mu.Unlock()
+	if old != nil {
+		// A join again of a joined peer (the hub resending call_join, or
+		// retrying one that timed out there but completed here) gets a
+		// new peer: the old one leaves first.
+		c.remove(old)
+	}
 
 	p, err := newPeer(s, c, req, signal)
 	if err != nil {

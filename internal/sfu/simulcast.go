@@ -142,3 +142,29 @@ func simulcastSend(v string) string {
 	}
 	return ""
 }
+
+// maxSendRIDs is the most send RIDs a media section of an answer
+// declares, in a=rid:<id> send lines or the send list of a=simulcast
+// (alternatives, "a,b", count one each), to be applied after
+// answerSendRIDs. It reads lines, not the parsed SDP, so that an answer
+// Pion would refuse anyway costs no parse.
+func maxSendRIDs(answer string) int {
+	most, rids, listed := 0, 0, 0
+	for line := range strings.Lines(answer) {
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case strings.HasPrefix(line, "m="):
+			most = max(most, rids, listed)
+			rids, listed = 0, 0
+		case strings.HasPrefix(line, "a="+attrRID+":"):
+			if f := strings.Fields(line[len("a="+attrRID+":"):]); len(f) >= 2 && f[1] == "send" {
+				rids++
+			}
+		case strings.HasPrefix(line, "a="+attrSimulcast+":"):
+			if send := simulcastSend(line[len("a="+attrSimulcast+":"):]); send != "" {
+				listed += len(strings.FieldsFunc(send, func(r rune) bool { return r == ';' || r == ',' }))
+			}
+		}
+	}
+	return max(most, rids, listed)
+}

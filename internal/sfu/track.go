@@ -21,7 +21,10 @@ const (
 	shardThreshold = 8
 	shardCount     = 4
 	shardQueue     = 256 // slot refs buffered per shard worker
-	statsWindow    = 2 * time.Second
+	// maxLayers is the most simulcast encodings of one track read (and
+	// accepted in an answer): browsers send 3.
+	maxLayers   = 3
+	statsWindow = 2 * time.Second
 )
 
 // upTrack is one published track (a source of one peer), with one layer
@@ -36,6 +39,10 @@ type upTrack struct {
 	vcodec Codec // 0 for audio or a codec without keyframe detection
 	layers []*layer
 	rates  []int // nominal bits/s per layer, for the layer selectors
+	// ringSize is the packets a layer's ring keeps; the ring is made when
+	// the layer's reader starts (attach), so that encodings a publisher
+	// declares but never sends cost nothing.
+	ringSize int
 
 	// subs is the subscribers, replaced whole (copy on write) under
 	// call.mu and read without a lock on every packet.
@@ -61,8 +68,8 @@ type layer struct {
 	up      *upTrack
 	idx     int
 	rid     string
-	ring    *Ring
-	started bool // a reader was given the layer; guarded by call.mu
+	ring    *Ring // made (under call.mu) before the reader starts: every other use follows a packet of the reader
+	started bool  // a reader was given the layer; guarded by call.mu
 	ssrc    atomic.Uint32
 
 	kfMu      sync.Mutex // guards kf
@@ -89,26 +96,39 @@ func newUpTrack(s *SFU, p *peer, source string, remote *webrtc.TrackRemote, recv
 	}
 	var rids []string
 	for _, t := range recv.Tracks() {
-		if t.RID() != "" {
-			rids = append(rids, t.RID())
-		}
+		rids = append(rids, t.RID())
 	}
-	if len(rids) == 0 || remote.RID() == "" {
-		rids = []string{remote.RID()}
-	}
-	// Lowest quality first: known names by rank, others as offered.
-	slices.SortStableFunc(rids, func(a, b string) int { return ridRank(a) - ridRank(b) })
-	size := audioRing
+	rids = layerRIDs(rids, remote.RID())
+	up.ringSize = audioRing
 	if up.kind == webrtc.RTPCodecTypeVideo {
-		size = videoRing
+		up.ringSize = videoRing
 	}
 	for i, rid := range rids {
-		up.layers = append(up.layers, &layer{up: up, idx: i, rid: rid, ring: NewRing(size), kf: NewKeyframeThrottle(keyframeEvery)})
+		up.layers = append(up.layers, &layer{up: up, idx: i, rid: rid, kf: NewKeyframeThrottle(keyframeEvery)})
 	}
 	up.rates = nominalRates(len(rids))
 	empty := []*downTrack{}
 	up.subs.Store(&empty)
 	return up
+}
+
+// layerRIDs are the layers of a track from the RIDs of its receiver's
+// tracks: one layer without RIDs, else at most maxLayers, lowest quality
+// first (known names by rank, others as offered), the others ignored
+// (peer.answer refuses an answer with more; the history of what a
+// subscriber was sent has room for 4 layers).
+func layerRIDs(all []string, remote string) []string {
+	var rids []string
+	for _, rid := range all {
+		if rid != "" && !slices.Contains(rids, rid) {
+			rids = append(rids, rid)
+		}
+	}
+	if len(rids) == 0 || remote == "" {
+		return []string{remote}
+	}
+	slices.SortStableFunc(rids, func(a, b string) int { return ridRank(a) - ridRank(b) })
+	return rids[:min(len(rids), maxLayers)]
 }
 
 // ridRank orders the RIDs browsers and SFUs commonly use, lowest first.
@@ -194,6 +214,9 @@ func (up *upTrack) shard(w int, ch chan slotRef) {
 			return
 		case ref := <-ch:
 			l := up.layers[ref.layer]
+			if l.ring == nil {
+				continue
+			}
 			n, ok := l.ring.Get(ref.seq, buf)
 			if !ok {
 				continue // overwritten already: the subscribers NACK it
@@ -293,14 +316,14 @@ func (l *layer) forward(pkt []byte, now int64) {
 	up.packets.Add(1)
 	l.account(len(pkt), now)
 	subs := *up.subs.Load()
-	if shards := up.shards.Load(); shards != nil && len(subs) > shardThreshold {
-		if kept {
-			ref := slotRef{layer: uint8(l.idx), key: in.key, seq: binary.BigEndian.Uint16(pkt[2:4]), at: now}
-			for _, ch := range *shards {
-				select {
-				case ch <- ref:
-				default: // the worker is behind: its subscribers NACK what they miss
-				}
+	// The shard workers read packets from the ring: one it did not keep
+	// (larger than its slots, or too late for it) is written here.
+	if shards := up.shards.Load(); shards != nil && len(subs) > shardThreshold && kept {
+		ref := slotRef{layer: uint8(l.idx), key: in.key, seq: binary.BigEndian.Uint16(pkt[2:4]), at: now}
+		for _, ch := range *shards {
+			select {
+			case ch <- ref:
+			default: // the worker is behind: its subscribers NACK what they miss
 			}
 		}
 	} else {
