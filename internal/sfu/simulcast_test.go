@@ -152,3 +152,36 @@ func TestAnswerSendRIDs(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAnswerFilter feeds client answers (any bytes) to the SDP handling
+// the SFU does before Pion sees them: the filter must not panic, must
+// leave no receive RID behind in an answer it could parse, and must never
+// increase what the RID count reports.
+func FuzzAnswerFilter(f *testing.F) {
+	f.Add("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=rid:q recv\r\na=rid:h send\r\na=simulcast:recv q;h;f send h\r\n")
+	f.Add("v=0\r\nm=audio 9 RTP/AVP 0\r\na=rid:a send\r\na=rid:b send\r\na=rid:c send\r\na=rid:d send\r\n")
+	f.Add("a=simulcast:send 1,2;3;4;5\r\n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, answer string) {
+		out := answerSendRIDs(answer)
+		if n, m := maxSendRIDs(out), maxSendRIDs(answer); n > m {
+			t.Fatalf("filtering raised the send RID count from %d to %d", m, n)
+		}
+		if out == answer {
+			return
+		}
+		var d sdp.SessionDescription
+		if err := d.UnmarshalString(out); err != nil {
+			t.Fatalf("the filter produced an SDP that does not parse: %v", err)
+		}
+		for _, m := range d.MediaDescriptions {
+			for _, a := range m.Attributes {
+				if a.Key == attrRID {
+					if fs := strings.Fields(a.Value); len(fs) < 2 || fs[1] != "send" {
+						t.Fatalf("receive RID %q left in the filtered answer", a.Value)
+					}
+				}
+			}
+		}
+	})
+}
