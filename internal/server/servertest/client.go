@@ -284,20 +284,9 @@ func (c *Client) Route(types ...string) <-chan Frame {
 // TryDo is Do for goroutines other than the test's: it returns an error
 // instead of failing the test.
 func (c *Client) TryDo(typ string, fields map[string]any) (Frame, error) {
-	c.mu.Lock()
-	c.nextID++
-	id := c.nextID
-	c.mu.Unlock()
-	m := map[string]any{"id": id, "type": typ}
-	for k, v := range fields {
-		m[k] = v
-	}
-	b, err := json.Marshal(m)
+	id, err := c.send(typ, fields)
 	if err != nil {
 		return Frame{}, err
-	}
-	if err := c.SendRaw(b); err != nil {
-		return Frame{}, fmt.Errorf("send %s: %w", typ, err)
 	}
 	var f Frame
 	if !c.waitFor(func() bool {
@@ -352,6 +341,15 @@ func (c *Client) SendRaw(frame []byte) error {
 // Command sends a command of type typ with fields and returns its id.
 func (c *Client) Command(typ string, fields map[string]any) int64 {
 	c.t.Helper()
+	id, err := c.send(typ, fields)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return id
+}
+
+// send sends a command with the next id.
+func (c *Client) send(typ string, fields map[string]any) (int64, error) {
 	c.mu.Lock()
 	c.nextID++
 	id := c.nextID
@@ -360,11 +358,14 @@ func (c *Client) Command(typ string, fields map[string]any) int64 {
 	for k, v := range fields {
 		m[k] = v
 	}
-	b, _ := json.Marshal(m)
-	if err := c.SendRaw(b); err != nil {
-		c.t.Fatalf("send %s: %v", typ, err)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return id, fmt.Errorf("encode %s: %w", typ, err)
 	}
-	return id
+	if err := c.SendRaw(b); err != nil {
+		return id, fmt.Errorf("send %s: %w", typ, err)
+	}
+	return id, nil
 }
 
 // Reply waits for the reply to command id.

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pawfect/hub/internal/chat"
+	"github.com/pawfect/hub/internal/store/internal/callrow"
 )
 
 const callCols = `id, room_id, kind, state, sfu_node, started_by, started_at, ended_at, ended_reason,
@@ -34,39 +34,10 @@ func scanCall(row pgx.Row) (chat.CallRecord, error) {
 	if ringUntil != nil {
 		c.RingUntil = ringUntil.UTC()
 	}
-	if err := json.Unmarshal([]byte(invited), &c.Invited); err != nil {
-		return chat.CallRecord{}, fmt.Errorf("call %s invited: %w", c.ID, err)
-	}
-	if err := json.Unmarshal([]byte(participants), &c.Participants); err != nil {
-		return chat.CallRecord{}, fmt.Errorf("call %s participants: %w", c.ID, err)
-	}
-	for i := range c.Participants {
-		c.Participants[i].JoinedAt = c.Participants[i].JoinedAt.UTC()
+	if err := callrow.Decode(&c, invited, participants); err != nil {
+		return chat.CallRecord{}, err
 	}
 	return c, nil
-}
-
-// callJSON is the stored form of a record's lists: never null, so a
-// reader always gets an empty slice rather than nil.
-func callJSON(c chat.CallRecord) (invited, participants string, err error) {
-	inv := c.Invited
-	if inv == nil {
-		inv = []string{}
-	}
-	ps := make([]chat.CallMember, len(c.Participants))
-	for i, m := range c.Participants {
-		m.JoinedAt = m.JoinedAt.UTC().Truncate(time.Microsecond)
-		ps[i] = m
-	}
-	a, err := json.Marshal(inv)
-	if err != nil {
-		return "", "", err
-	}
-	b, err := json.Marshal(ps)
-	if err != nil {
-		return "", "", err
-	}
-	return string(a), string(b), nil
 }
 
 func nullTime(t time.Time) *time.Time {
@@ -82,7 +53,7 @@ func nullTime(t time.Time) *time.Time {
 // room fail with chat.ErrConflict, whichever hub inserts it.
 func (db *DB) CreateCall(ctx context.Context, c chat.CallRecord) (chat.CallRecord, error) {
 	const op = "create call"
-	invited, participants, err := callJSON(c)
+	invited, participants, err := callrow.Encode(c)
 	if err != nil {
 		return chat.CallRecord{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
@@ -123,7 +94,7 @@ func (db *DB) CallByID(ctx context.Context, id string) (chat.CallRecord, error) 
 // so it matches no row: exactly one wins.
 func (db *DB) UpdateCall(ctx context.Context, c chat.CallRecord, expect int64) (chat.CallRecord, error) {
 	const op = "update call"
-	invited, participants, err := callJSON(c)
+	invited, participants, err := callrow.Encode(c)
 	if err != nil {
 		return chat.CallRecord{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
