@@ -1,6 +1,7 @@
 package calls
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -155,12 +156,14 @@ func (s *Service) Join(ctx context.Context, c Conn, roomID, callID string) (chat
 	}
 
 	// Subscribed before the SFU is asked, so the first offer is not missed.
-	sub, err := s.bus.Subscribe(s.bus.ConnRTC(c.ID()), c.Deliver)
+	l := &local{conn: c, call: after.ID, room: after.Room, node: after.SFUNode, joined: me.JoinedAt}
+	sub, err := s.bus.Subscribe(s.bus.ConnRTC(c.ID()), s.rtcFrames(l))
 	if err != nil {
 		s.undoJoin(ctx, callID, c.ID())
 		return chat.Call{}, nil, chat.Wrap(chat.CodeUnavailable, err, "the bus is unavailable; retry later")
 	}
-	s.addLocal(&local{conn: c, call: after.ID, room: after.Room, node: after.SFUNode, sub: sub})
+	l.sub = sub
+	s.addLocal(l)
 	if err := s.sfu.Join(ctx, after.SFUNode, after.ID, c.ID(), u.ID, string(after.Kind)); err != nil {
 		s.dropLocal(c.ID(), after.ID)
 		if chat.AsError(err).Code != chat.CodeBadRequest {
@@ -294,6 +297,65 @@ func (s *Service) leaveSFU(node, callID, peer string) {
 	defer cancel()
 	if err := s.sfu.Leave(ctx, node, callID, peer); err != nil && chat.AsError(err).Code != chat.CodeNotFound {
 		s.log.WarnContext(ctx, "calls: take a peer off the SFU", "call", callID, "peer", peer, "node", node, "err", err)
+	}
+}
+
+// rtcClosedPrefix starts the frame an SFU node sends when it closed a
+// peer by itself (sfurpc's rtc_closed); it is the only frame calls reads.
+var rtcClosedPrefix = []byte(`{"type":"rtc_closed"`)
+
+// rtcFrames hands the SFU's frames for l's connection to the client. An
+// rtc_closed frame (the peer's connection failed, and the SFU closed it)
+// also takes that participation out of the call, as a leave would: the
+// client may join again.
+func (s *Service) rtcFrames(l *local) func([]byte) {
+	return func(frame []byte) {
+		l.conn.Deliver(frame)
+		if !bytes.HasPrefix(frame, rtcClosedPrefix) {
+			return
+		}
+		// Off the bus's delivery goroutine: this is store work.
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			s.peerFailed(ctx, l)
+		}()
+	}
+}
+
+// peerFailed takes the participation l, whose peer the SFU closed, out of
+// the call; the connection itself stays open. A later join of the same
+// connection (the client reacting at once) is another participation and
+// is left alone.
+func (s *Service) peerFailed(ctx context.Context, l *local) {
+	connID := l.conn.ID()
+	s.mu.Lock()
+	mine := s.conns[connID] == l
+	if mine {
+		delete(s.conns, connID)
+	}
+	s.mu.Unlock()
+	if mine {
+		s.unsubscribe(l)
+	}
+	this := func(m chat.CallMember) bool { return m.Conn == connID && m.JoinedAt.Equal(l.joined) }
+	_, err := s.commit(ctx, l.call, func(rec *chat.CallRecord) (bool, error) {
+		if !rec.Live() || !containsFunc(rec.Participants, this) {
+			return false, nil
+		}
+		s.remove(rec, this, true, chat.CallEndLeft)
+		return true, nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "calls: leave after the SFU closed a failed peer", "call", l.call, "conn", connID, "err", err)
 	}
 }
 

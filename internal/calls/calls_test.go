@@ -335,6 +335,37 @@ var scenarios = []scenario{
 			t.Fatalf("state after the last disconnected: got %s, want ended", got.State)
 		}
 	}},
+	{name: "PeerClosedBySFU", run: func(t *testing.T, e *env) {
+		ctx := t.Context()
+		a, b := e.user("alice"), e.user("bob")
+		room := e.room(chat.KindPublic, a)
+		call, err := e.svc.Start(ctx, e.conn(a), room.ID, chat.CallVideo)
+		must(t, "Start", err)
+		ca, cb := e.conn(a), e.conn(b)
+		_, _, err = e.svc.Join(ctx, ca, room.ID, call.ID)
+		must(t, "Join(alice)", err)
+		_, _, err = e.svc.Join(ctx, cb, room.ID, call.ID)
+		must(t, "Join(bob)", err)
+		// Alice's peer connection failed and the SFU closed it: she gets
+		// the frame and leaves the call; her connection stays, and bob's
+		// call goes on.
+		closed := `{"type":"rtc_closed","call_id":"` + call.ID + `","reason":"connection_failed"}`
+		e.bus.publish(e.bus.ConnRTC(ca.ID()), []byte(closed))
+		eventually(t, "alice out of the call", func() bool {
+			got := e.record(call.ID)
+			return got.Live() && len(got.Participants) == 1 && got.Participants[0].Conn == cb.ID()
+		})
+		if !slices.Contains(ca.delivered(), closed) {
+			t.Fatalf("alice's frames: got %q, want the rtc_closed frame", ca.delivered())
+		}
+		eventually(t, "alice's rtc subscription dropped", func() bool { return e.bus.subscribers(e.bus.ConnRTC(ca.ID())) == 0 })
+		// She joins again on the same connection, as a client would.
+		_, _, err = e.svc.Join(ctx, ca, room.ID, call.ID)
+		must(t, "Join(alice, again)", err)
+		if got := e.record(call.ID); len(got.Participants) != 2 {
+			t.Fatalf("participants after alice rejoined: got %+v, want alice and bob", got.Participants)
+		}
+	}},
 	{name: "SFULost", run: func(t *testing.T, e *env) {
 		ctx := t.Context()
 		e.sfu.nodes = []string{"sfu-1", "sfu-2"}

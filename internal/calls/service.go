@@ -67,6 +67,9 @@ type local struct {
 	node string // the call's SFU node
 	sub  Subscription
 	gen  uint64 // when it was added, in mu's order (see sweep)
+	// joined is this participation's CallMember.JoinedAt: it tells it
+	// from a later one of the same connection.
+	joined time.Time
 }
 
 // Service runs the call state machine for one hub. Call state lives in the

@@ -66,6 +66,7 @@ type participant struct {
 	// answered, for the tests that answer by hand.
 	manual bool
 	offers chan string
+	closed atomic.Int32 // "closed" signals received
 }
 
 type joinOpts struct {
@@ -115,6 +116,8 @@ func join(t testing.TB, s *SFU, callID, peerID, user string, o joinOpts) *partic
 			if err := c.HandleCandidate(sig.Candidate); err != nil {
 				t.Errorf("HandleCandidate for %s: %v", peerID, err)
 			}
+		case "closed":
+			p.closed.Add(1)
 		default:
 			t.Errorf("signal type %q", sig.Type)
 		}
@@ -438,5 +441,32 @@ func TestSimulcast(t *testing.T) {
 	}
 	if switches < 2 {
 		t.Errorf("got %d layer switches, want ≥2", switches)
+	}
+}
+
+// A peer whose network vanishes (its ICE stops answering, no DTLS
+// goodbye) is closed by the engine once Pion declares it failed, with a
+// last "closed" signal; the others' media goes on.
+func TestFailedPeerIsClosed(t *testing.T) {
+	s := newSFU(t, Config{ICEFailedAfter: 2 * time.Second})
+	a := join(t, s, "c", "pa", "a", joinOpts{video: true, audio: true})
+	b := join(t, s, "c", "pb", "b", joinOpts{})
+	c := join(t, s, "c", "pc", "c", joinOpts{})
+	eventually(t, "b and c receive a's camera", func() bool { return b.received("a:camera", 10) && c.received("a:camera", 10) })
+
+	if err := b.PC.GetTransceivers()[0].Receiver().Transport().ICETransport().Stop(); err != nil {
+		t.Fatalf("stop b's ICE: %v", err)
+	}
+	eventually(t, "the engine closes b's peer and says so", func() bool { return b.closed.Load() == 1 })
+	if l := s.Load(); l.Peers != 2 {
+		t.Errorf("Load after b failed: got %d peers, want 2", l.Peers)
+	}
+	if err := s.Answer(context.Background(), "c", "pb", "v=0"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Answer for the closed peer: got %v, want ErrNotFound", err)
+	}
+	before, _ := c.Track("a:camera")
+	eventually(t, "c still receives a's camera", func() bool { return c.received("a:camera", before.Count+30) })
+	if a.closed.Load() != 0 || c.closed.Load() != 0 {
+		t.Errorf("closed signals: a %d, c %d; want none", a.closed.Load(), c.closed.Load())
 	}
 }

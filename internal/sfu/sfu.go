@@ -36,8 +36,13 @@ type Config struct {
 	TCPPort                int  // >0: ICE-TCP passive fallback on this port
 	Loopback               bool // dev/test: loopback candidates, interface lo only, mDNS off
 	MaxTracks              int  // sources a peer may publish on (see doc.go); default 4
-	Log                    *slog.Logger
-	Metrics                Metrics // may be nil
+	// ICEFailedAfter is how long a peer's ICE may go unanswered before
+	// Pion declares it failed and the engine closes the peer (signal
+	// "closed"); 0 keeps Pion's default (5 s to disconnected, 25 s to
+	// failed). Tests shorten it.
+	ICEFailedAfter time.Duration
+	Log            *slog.Logger
+	Metrics        Metrics // may be nil
 }
 
 // Metrics receives the engine's counters. It is called on the forwarding
@@ -64,9 +69,11 @@ func (noMetrics) PLIs(int)           {}
 // User the participant, Kind "video" or "audio".
 type JoinRequest struct{ Call, Peer, User, Kind string }
 
-// Signal is a message for the peer's client: Type "offer" with SDP, or
+// Signal is a message for the peer's client: Type "offer" with SDP,
 // "candidate" with Candidate the JSON of an RTCIceCandidateInit
-// ({"candidate":..,"sdpMid":..,"sdpMLineIndex":..}).
+// ({"candidate":..,"sdpMid":..,"sdpMLineIndex":..}), or "closed" when the
+// engine closed the peer by itself because its connection failed (the
+// last signal of that peer; the client may join again).
 type Signal struct {
 	Type      string
 	SDP       string
@@ -242,6 +249,10 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		}
 	}
 	se.SetNetworkTypes(networks)
+	if cfg.ICEFailedAfter > 0 {
+		disconnected := min(cfg.ICEFailedAfter/2, 5*time.Second)
+		se.SetICETimeouts(disconnected, cfg.ICEFailedAfter, min(disconnected/2, 2*time.Second))
+	}
 	if len(cfg.PublicIPs) > 0 {
 		err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 			External:        cfg.PublicIPs,
@@ -450,10 +461,22 @@ func (s *SFU) reapFailed(p *peer) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := s.Leave(context.Background(), p.call.id, p.id)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			s.log.Warn("sfu: reap failed peer", "call", p.call.id, "peer", p.id, "err", err)
+		s.mu.Lock()
+		current := p.call.peers[p.id] == p
+		s.mu.Unlock()
+		if !current {
+			return // left or replaced meanwhile
 		}
+		err := s.Leave(context.Background(), p.call.id, p.id)
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				s.log.Warn("sfu: reap failed peer", "call", p.call.id, "peer", p.id, "err", err)
+			}
+			return
+		}
+		s.log.Info("sfu: closed a peer whose connection failed", "call", p.call.id, "peer", p.id)
+		// Its queue is closed, so this comes after everything it sent.
+		p.q.fn(Signal{Type: "closed"})
 	}()
 }
 

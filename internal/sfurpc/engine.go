@@ -49,13 +49,16 @@ type SFU interface {
 const (
 	SignalOffer     = "offer"
 	SignalCandidate = "candidate"
+	// SignalClosed says the engine closed the peer by itself (its
+	// connection failed); nothing follows it.
+	SignalClosed = "closed"
 )
 
 // Signal is one message from the engine to a peer's client: an SDP offer,
 // or one local ICE candidate (RTCIceCandidateInit JSON; null at the end of
 // gathering, if the engine sends that).
 type Signal struct {
-	Type      string          // SignalOffer or SignalCandidate
+	Type      string          // SignalOffer, SignalCandidate or SignalClosed
 	SDP       string          // offers
 	Candidate json.RawMessage // candidates
 }

@@ -382,6 +382,8 @@ func (s *Server) signaler(call, peer string) func(Signal) {
 			data, err = json.Marshal(offerFrame{Type: FrameOffer, CallID: call, SDP: sig.SDP})
 		case SignalCandidate:
 			data, err = json.Marshal(candidateFrame{Type: FrameCandidate, CallID: call, Candidate: sig.Candidate})
+		case SignalClosed:
+			data, err = json.Marshal(closedFrame{Type: FrameClosed, CallID: call, Reason: ClosedReasonFailed})
 		default:
 			err = fmt.Errorf("unknown signal type %q", sig.Type)
 		}

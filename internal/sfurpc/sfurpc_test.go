@@ -340,6 +340,14 @@ func TestEveryOpRoundTrips(t *testing.T) {
 		if got, want := fmt.Sprint(parts), fmt.Sprint(e.stats); got != want {
 			t.Errorf("Stats: got %s, want %s", got, want)
 		}
+		// The engine closing the peer by itself becomes rtc_closed.
+		e.mu.Lock()
+		signal := e.signals["conn1"]
+		e.mu.Unlock()
+		signal(Signal{Type: SignalClosed})
+		if got, want := next(t, rtc), `{"type":"rtc_closed","call_id":"call1","reason":"connection_failed"}`; got != want {
+			t.Errorf("closed frame:\ngot  %s\nwant %s", got, want)
+		}
 		if err := c.Leave(ctx, "n1", "call1", "conn1"); err != nil {
 			t.Fatalf("Leave: %v", err)
 		}

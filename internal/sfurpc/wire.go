@@ -70,8 +70,20 @@ type candidateFrame struct {
 	Candidate json.RawMessage `json:"candidate"`
 }
 
+type closedFrame struct {
+	Type   string `json:"type"` // "rtc_closed"
+	CallID string `json:"call_id"`
+	Reason string `json:"reason"`
+}
+
 // Client frame types.
 const (
 	FrameOffer     = "rtc_offer"
 	FrameCandidate = "rtc_candidate"
+	// FrameClosed (an addition to PROTOCOL §3) tells a client the SFU
+	// closed its peer connection because the connection failed.
+	FrameClosed = "rtc_closed"
 )
+
+// ClosedReasonFailed is FrameClosed's reason when ICE or DTLS failed.
+const ClosedReasonFailed = "connection_failed"
