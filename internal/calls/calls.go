@@ -314,6 +314,15 @@ func (s *Service) rtcFrames(l *local) func([]byte) {
 		if !bytes.HasPrefix(frame, rtcClosedPrefix) {
 			return
 		}
+		// Frames for the connection arrive on one subject whatever the
+		// call: a late rtc_closed of a call it has left must not take it
+		// out of the one it is in now.
+		var closed struct {
+			CallID string `json:"call_id"`
+		}
+		if json.Unmarshal(frame, &closed) != nil || closed.CallID != l.call {
+			return
+		}
 		// Off the bus's delivery goroutine: this is store work.
 		s.mu.Lock()
 		if s.closed {

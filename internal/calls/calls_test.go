@@ -365,6 +365,15 @@ var scenarios = []scenario{
 		if got := e.record(call.ID); len(got.Participants) != 2 {
 			t.Fatalf("participants after alice rejoined: got %+v, want alice and bob", got.Participants)
 		}
+		// A late rtc_closed of a call she is not in (one she left) reaches
+		// her connection too, and changes nothing.
+		stale := `{"type":"rtc_closed","call_id":"c_some_other_call","reason":"connection_failed"}`
+		e.bus.publish(e.bus.ConnRTC(ca.ID()), []byte(stale))
+		eventually(t, "the stale frame delivered", func() bool { return slices.Contains(ca.delivered(), stale) })
+		e.svc.Close() // waits for any removal the frame could have started
+		if got := e.record(call.ID); len(got.Participants) != 2 {
+			t.Fatalf("participants after a stale rtc_closed: got %+v, want alice and bob", got.Participants)
+		}
 	}},
 	{name: "SFULost", run: func(t *testing.T, e *env) {
 		ctx := t.Context()

@@ -268,7 +268,7 @@ func (p *peer) candidate(c webrtc.ICECandidateInit) error {
 // reachableAddress reports whether a client's candidate address may be
 // probed: not a loopback, link-local, unspecified or multicast address
 // (the SFU's own host or network, not the client's). A hostname (an
-// mDNS .local name) is left to Pion, which resolves only mDNS names.
+// mDNS .local name) is left to Pion, which with mDNS off resolves none.
 func reachableAddress(address string) bool {
 	ip, err := netip.ParseAddr(address)
 	if err != nil {
@@ -358,19 +358,22 @@ func (p *peer) sendTransceiverLocked(dt *downTrack) (*webrtc.RTPTransceiver, err
 			t.Direction() != webrtc.RTPTransceiverDirectionSendonly {
 			continue
 		}
-		p.released = slices.Delete(p.released, i, i+1)
 		sender, err := p.sfu.api.NewRTPSender(dt, p.pc.SCTP().Transport())
 		if err != nil {
-			return nil, err
-		}
-		// The old sender's RTCP reader ends with it.
-		if err := old.Stop(); err != nil {
-			p.sfu.log.Debug("sfu: stop released sender", "peer", p.id, "err", err)
+			// The m-line stays released for a later try; a fresh one
+			// serves this subscription.
+			p.sfu.log.Debug("sfu: new sender for a released m-line", "peer", p.id, "mid", t.Mid(), "err", err)
+			break
 		}
 		if err := t.SetSender(sender, dt); err != nil {
 			_ = sender.Stop()
 			p.sfu.log.Debug("sfu: reuse transceiver", "peer", p.id, "mid", t.Mid(), "err", err)
 			break
+		}
+		p.released = slices.Delete(p.released, i, i+1)
+		// Only now: the old sender's RTCP reader ends with it.
+		if err := old.Stop(); err != nil {
+			p.sfu.log.Debug("sfu: stop released sender", "peer", p.id, "err", err)
 		}
 		return t, nil
 	}

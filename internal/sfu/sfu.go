@@ -3,7 +3,6 @@ package sfu
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -36,10 +35,11 @@ type Config struct {
 	TCPPort                int  // >0: ICE-TCP passive fallback on this port
 	Loopback               bool // dev/test: loopback candidates, interface lo only, mDNS off
 	MaxTracks              int  // sources a peer may publish on (see doc.go); default 4
-	// ICEFailedAfter is how long a peer's ICE may go unanswered before
-	// Pion declares it failed and the engine closes the peer (signal
-	// "closed"); 0 keeps Pion's default (5 s to disconnected, 25 s to
-	// failed). Tests shorten it.
+	// ICEFailedAfter sets Pion's ICE failed timeout (and a disconnected
+	// timeout of half of it, at most 5 s): a peer whose ICE goes
+	// unanswered for about their sum is declared failed, and the engine
+	// closes it (signal "closed"). 0 keeps Pion's defaults (5 s + 25 s).
+	// Tests shorten it.
 	ICEFailedAfter time.Duration
 	Log            *slog.Logger
 	Metrics        Metrics // may be nil
@@ -214,12 +214,15 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 	cfg := s.cfg
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	host := ""
+	// No mDNS in any mode: a server cannot resolve a browser's .local
+	// candidate anyway (peer-reflexive candidates cover it), and querying
+	// would let a client steer the SFU's probes on its own network.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if cfg.Loopback {
 		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
 		host = "127.0.0.1"
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
 	switch {
 	case cfg.UDPPort > 0:
@@ -461,22 +464,29 @@ func (s *SFU) reapFailed(p *peer) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		c := p.call
+		// Checked and taken out under one lock: a Join that replaced the
+		// peer meanwhile keeps its new one.
 		s.mu.Lock()
-		current := p.call.peers[p.id] == p
-		s.mu.Unlock()
-		if !current {
+		if c.peers[p.id] != p {
+			s.mu.Unlock()
 			return // left or replaced meanwhile
 		}
-		err := s.Leave(context.Background(), p.call.id, p.id)
-		if err != nil {
-			if !errors.Is(err, ErrNotFound) {
-				s.log.Warn("sfu: reap failed peer", "call", p.call.id, "peer", p.id, "err", err)
-			}
-			return
-		}
-		s.log.Info("sfu: closed a peer whose connection failed", "call", p.call.id, "peer", p.id)
+		delete(c.peers, p.id)
+		s.dropIfEmpty(c)
+		s.mu.Unlock()
+		c.remove(p)
+		s.log.Info("sfu: closed a peer whose connection failed", "call", c.id, "peer", p.id)
 		// Its queue is closed, so this comes after everything it sent.
-		p.q.fn(Signal{Type: "closed"})
+		// A client that joined again while the peer was being closed has
+		// a new peer under the same ID: "closed" would reach it, so it is
+		// not sent.
+		s.mu.Lock()
+		replaced := s.calls[c.id] != nil && s.calls[c.id].peers[p.id] != nil
+		s.mu.Unlock()
+		if !replaced {
+			p.q.fn(Signal{Type: "closed"})
+		}
 	}()
 }
 
