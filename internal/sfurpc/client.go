@@ -241,8 +241,11 @@ func (c *Client) Nodes() []NodeInfo {
 }
 
 // Place picks the node for a new call: the embedded node when there is
-// one, else the live node with the fewest peers, then the fewest calls,
-// then the smallest id. With no live node it fails with unavailable.
+// one, else the node with the fewest peers, then the fewest calls, then
+// the smallest id, among those heard from within half of LostAfter. A
+// node silent for longer may be dead and not yet reported lost: a call
+// placed on it would end (sfu_lost) moments later. With no such node it
+// fails with unavailable.
 func (c *Client) Place(ctx context.Context) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", chat.Wrap(chat.CodeUnavailable, err, "no SFU node: the request was cancelled")
@@ -250,9 +253,10 @@ func (c *Client) Place(ctx context.Context) (string, error) {
 	if c.o.Embedded != "" {
 		return c.o.Embedded, nil
 	}
-	nodes := c.Nodes()
+	fresh := time.Now().Add(-c.o.LostAfter / 2)
+	nodes := slices.DeleteFunc(c.Nodes(), func(n NodeInfo) bool { return n.LastBeat.Before(fresh) })
 	if len(nodes) == 0 {
-		return "", chat.Errorf(chat.CodeUnavailable, "no SFU node")
+		return "", chat.Errorf(chat.CodeUnavailable, "no SFU node has announced itself lately")
 	}
 	best := slices.MinFunc(nodes, func(a, b NodeInfo) int {
 		return cmp.Or(
