@@ -440,14 +440,19 @@ func (s *Service) SFULost(ctx context.Context, sfuNode string) {
 // the answer for every node; one it merely has not heard from yet counts
 // as dead here.
 func (s *Service) Reap(ctx context.Context, hubAlive, sfuAlive func(node string) bool) {
-	orphaned := func(m chat.CallMember) bool { return !hubAlive(m.Hub) }
+	// What appeared moments ago may be on a node the caller has not heard
+	// from yet (its first beat is on the way): only older calls and
+	// participants are judged.
+	recent := s.now().Add(-reapGrace)
+	orphaned := func(m chat.CallMember) bool { return m.JoinedAt.Before(recent) && !hubAlive(m.Hub) }
+	sfuGone := func(c chat.CallRecord) bool { return c.StartedAt.Before(recent) && !sfuAlive(c.SFUNode) }
 	s.forLive(ctx, "reap", func(c chat.CallRecord) bool {
-		return !sfuAlive(c.SFUNode) || containsFunc(c.Participants, orphaned)
+		return sfuGone(c) || containsFunc(c.Participants, orphaned)
 	}, func(rec *chat.CallRecord) (bool, error) {
 		switch {
 		case !rec.Live():
 			return false, nil
-		case !sfuAlive(rec.SFUNode):
+		case sfuGone(*rec):
 			s.end(rec, chat.CallEndSFULost)
 		case containsFunc(rec.Participants, orphaned):
 			s.remove(rec, orphaned, true, chat.CallEndHubLost)
@@ -457,6 +462,10 @@ func (s *Service) Reap(ctx context.Context, hubAlive, sfuAlive func(node string)
 		return true, nil
 	})
 }
+
+// reapGrace is how old a call or participation must be for Reap to judge
+// it: longer than any node takes to be heard from after it starts.
+const reapGrace = 15 * time.Second
 
 // forLive commits change to each live call match selects.
 func (s *Service) forLive(ctx context.Context, op string, match func(chat.CallRecord) bool, change func(*chat.CallRecord) (bool, error)) {

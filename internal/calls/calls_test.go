@@ -464,8 +464,19 @@ var scenarios = []scenario{
 		c2, err := e.svc.Start(ctx, e.conn(a), r2.ID, chat.CallVideo)
 		must(t, "Start(r2)", err)
 
+		// A call started just now on a node hub-1 has not heard from yet
+		// is not judged: its first beat may be on the way.
+		e.clock.Advance(20 * time.Second)
+		e.sfu.nodes = []string{"sfu-new"}
+		r3 := e.room(chat.KindPublic, a)
+		c3, err := e.svc.Start(ctx, e.conn(a), r3.ID, chat.CallVideo)
+		must(t, "Start(r3)", err)
+
 		// hub-1 knows only itself and sfu-1 to be alive.
 		e.svc.Reap(ctx, func(n string) bool { return n == "hub-1" }, func(n string) bool { return n == "sfu-1" })
+		if got := e.record(c3.ID); !got.Live() {
+			t.Fatalf("a call started moments ago on an unheard-of node: got %s %q, want it left alone", got.State, got.EndedReason)
+		}
 		got := e.record(c1.ID)
 		if !got.Live() || len(got.Participants) != 1 || got.Participants[0].User.ID != b.ID {
 			t.Fatalf("call on a live SFU after the reap: got %s %+v, want live with bob only", got.State, got.Participants)
