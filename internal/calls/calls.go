@@ -562,19 +562,6 @@ func (s *Service) LiveCall(ctx context.Context, roomID string) (*chat.Call, erro
 	return &c, nil
 }
 
-// Call returns a call as clients see it, live or ended: for a join whose
-// reply showed a call that has changed since (signaling).
-func (s *Service) Call(ctx context.Context, callID string) (chat.Call, error) {
-	rec, err := s.store.CallByID(ctx, callID)
-	if errors.Is(err, chat.ErrNotFound) {
-		return chat.Call{}, chat.Errorf(chat.CodeNotFound, "no call %s", callID)
-	}
-	if err != nil {
-		return chat.Call{}, storeErr("read call", err)
-	}
-	return rec.Call(), nil
-}
-
 // Participants counts the participants of every live call by room, for
 // the operators' room list.
 func (s *Service) Participants(ctx context.Context) (map[string]int, error) {

@@ -21,6 +21,17 @@ type JoinResult struct {
 	Online   []chat.User
 	Messages []chat.Message
 	HasMore  bool
+	Extra    any // what JoinOptions.Extra returned
+}
+
+// JoinOptions shape a join.
+type JoinOptions struct {
+	// Since, if set, asks for the messages above it instead of the latest.
+	Since *int64
+	// Extra, if set, reads more state for the reply (the room's call) once
+	// the connection is in the room: every Broadcast published after the
+	// read reaches the connection after the reply, none is lost.
+	Extra func(ctx context.Context) any
 }
 
 // Join adds c to a room and calls reply with the join result. Every event
@@ -30,7 +41,8 @@ type JoinResult struct {
 //
 // With since, the result holds the messages above it (the oldest first,
 // up to 500); without, the latest 50.
-func (s *Service) Join(ctx context.Context, c Conn, roomID string, since *int64, reply func(JoinResult)) error {
+func (s *Service) Join(ctx context.Context, c Conn, roomID string, o JoinOptions, reply func(JoinResult)) error {
+	since := o.Since
 	u := c.User()
 	if since != nil && *since < 0 {
 		return chat.Errorf(chat.CodeBadRequest, "since: must be a non-negative seq")
@@ -73,6 +85,9 @@ func (s *Service) Join(ctx context.Context, c Conn, roomID string, since *int64,
 		msgs = []chat.Message{}
 	}
 	res := JoinResult{Room: room, Online: online, Messages: msgs, HasMore: hasMore}
+	if o.Extra != nil {
+		res.Extra = o.Extra(ctx)
+	}
 	if !rs.activate(c, floor, func() { reply(res) }) {
 		return chat.Errorf(chat.CodeConflict, "left the room while joining")
 	}
@@ -235,11 +250,11 @@ func (s *Service) AnnounceOnline(ctx context.Context, roomID string, u chat.User
 }
 
 // Broadcast hands an encoded event (a call's call_state) to every
-// connection that joined the room, on every hub. Like typing it is
-// ephemeral: a connection joining meanwhile reads the state from its join
-// reply instead.
+// connection that joined the room, on every hub. It is not stored, but
+// unlike typing it is not dropped for a connection that is joining: it is
+// held and delivered after the join reply (see JoinOptions.Extra).
 func (s *Service) Broadcast(ctx context.Context, roomID string, frame []byte) error {
-	if err := s.bus.Publish(ctx, s.bus.RoomEph(roomID), encode(ephEnvelope{Event: frame})); err != nil {
+	if err := s.bus.Publish(ctx, s.bus.RoomEph(roomID), encode(ephEnvelope{Event: frame, Keep: true})); err != nil {
 		s.metrics.PublishFailed()
 		return fmt.Errorf("rooms: broadcast to %s: %w", roomID, err)
 	}

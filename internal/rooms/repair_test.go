@@ -213,7 +213,7 @@ func newFixture(t *testing.T, repairInterval time.Duration) *fixture {
 func (f *fixture) join(t *testing.T, c *fakeConn, since *int64) JoinResult {
 	t.Helper()
 	var res JoinResult
-	err := f.svc.Join(context.Background(), c, f.room.ID, since, func(r JoinResult) {
+	err := f.svc.Join(context.Background(), c, f.room.ID, JoinOptions{Since: since}, func(r JoinResult) {
 		res = r
 		c.replied(r.Messages)
 	})
@@ -446,7 +446,7 @@ func TestJoinSinceDuringSends(t *testing.T) {
 					}
 					c := newFakeConn(f.alice)
 					results[i] = joined{c: c, since: since}
-					results[i].err = f.svc.Join(ctx, c, f.room.ID, since, func(r JoinResult) {
+					results[i].err = f.svc.Join(ctx, c, f.room.ID, JoinOptions{Since: since}, func(r JoinResult) {
 						results[i].res = r
 						c.replied(r.Messages)
 					})
@@ -517,7 +517,7 @@ func TestJoinSinceAheadOfStore(t *testing.T) {
 	c := newFakeConn(f.alice)
 	since := int64(10)
 	var res JoinResult
-	err := f.svc.Join(context.Background(), c, f.room.ID, &since, func(r JoinResult) {
+	err := f.svc.Join(context.Background(), c, f.room.ID, JoinOptions{Since: &since}, func(r JoinResult) {
 		res = r
 		c.replied(r.Messages)
 	})

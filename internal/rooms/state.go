@@ -239,6 +239,9 @@ func (rs *roomState) fanoutFiltered(seq int64, frame []byte, skipUser string) {
 type ephEnvelope struct {
 	From  string          `json:"from,omitempty"`
 	Event json.RawMessage `json:"event"`
+	// Keep holds the event for connections still joining (Broadcast),
+	// where typing and presence are dropped for them.
+	Keep bool `json:"keep,omitempty"`
 }
 
 func (rs *roomState) onEph(data []byte) {
@@ -250,7 +253,15 @@ func (rs *roomState) onEph(data []byte) {
 	n := 0
 	rs.mu.Lock()
 	for _, m := range rs.members {
-		if m.joining || (env.From != "" && m.conn.User().ID == env.From) {
+		if env.From != "" && m.conn.User().ID == env.From {
+			continue
+		}
+		if m.joining {
+			if env.Keep && len(m.buf) < maxJoinBuffer {
+				m.buf = append(m.buf, pendingEvent{frame: env.Event})
+			} else if env.Keep {
+				m.overflow = true
+			}
 			continue
 		}
 		m.conn.Deliver(env.Event)

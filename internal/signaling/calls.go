@@ -25,8 +25,6 @@ type Calls interface {
 	Disconnected(ctx context.Context, connID string)
 	// LiveCall is the room's call that has not ended, or nil.
 	LiveCall(ctx context.Context, roomID string) (*chat.Call, error)
-	// Call is a call by ID, live or ended.
-	Call(ctx context.Context, callID string) (chat.Call, error)
 }
 
 type callData struct {
@@ -158,42 +156,6 @@ func (g *Gateway) liveCall(ctx context.Context, roomID string) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	return b
-}
-
-// callLeftBehind closes the gap of a join: call_state events published
-// while the connection was still joining are not delivered to it, so if the
-// room's call changed between the read for the reply and the end of the
-// join, the connection gets the newer state as an event.
-func (g *Gateway) callLeftBehind(ctx context.Context, c *conn, roomID string, inReply json.RawMessage) {
-	if g.calls == nil {
-		return
-	}
-	now := g.liveCall(ctx, roomID)
-	if string(now) == string(inReply) {
-		return
-	}
-	var was, is *chat.Call
-	_ = json.Unmarshal(inReply, &was)
-	_ = json.Unmarshal(now, &is)
-	var states []chat.Call
-	if was != nil && (is == nil || is.ID != was.ID) {
-		// The call in the reply ended meanwhile: say so, or the client
-		// shows a call that is gone.
-		ended, err := g.calls.Call(ctx, was.ID)
-		if err != nil {
-			g.log.WarnContext(ctx, "signaling: read a call that changed during a join", "call", was.ID, "err", err)
-		} else {
-			states = append(states, ended)
-		}
-	}
-	if is != nil {
-		states = append(states, *is)
-	}
-	for _, call := range states {
-		if ev, err := json.Marshal(chat.CallStateEvent{Type: chat.EventCallState, Room: roomID, Call: call}); err == nil {
-			c.Deliver(ev)
-		}
-	}
 }
 
 // disconnectCall takes a closed connection out of its call.

@@ -168,8 +168,9 @@ func (g *Gateway) handleJoin(ctx context.Context, c *conn, cmd command) {
 		c.reply(cmd.ID, nil, lerr)
 		return
 	}
-	call := g.liveCall(ctx, cmd.Room)
-	err := g.rooms.Join(ctx, c, cmd.Room, cmd.Since, func(res rooms.JoinResult) {
+	opts := rooms.JoinOptions{Since: cmd.Since, Extra: func(ctx context.Context) any { return g.liveCall(ctx, cmd.Room) }}
+	err := g.rooms.Join(ctx, c, cmd.Room, opts, func(res rooms.JoinResult) {
+		call, _ := res.Extra.(json.RawMessage)
 		c.reply(cmd.ID, joinData{
 			Room: res.Room, Online: res.Online, Messages: res.Messages, HasMore: res.HasMore,
 			Streams: []json.RawMessage{}, Call: call,
@@ -185,7 +186,6 @@ func (g *Gateway) handleJoin(ctx context.Context, c *conn, cmd command) {
 	if added {
 		g.metrics.JoinedRooms(1)
 	}
-	g.callLeftBehind(ctx, c, cmd.Room, call)
 }
 
 func deref(p *int64) int64 {
