@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pawfect/hub/internal/chat"
+	"github.com/pawfect/hub/internal/natstest"
 )
 
 func TestMain(m *testing.M) {
@@ -46,13 +47,9 @@ func backends() []backend {
 // configured, or fails it when HUB_TEST_REQUIRE_SERVICES=1.
 func requireBackend(t *testing.T, be backend) {
 	t.Helper()
-	if be.name == "embedded" || be.url != "" {
-		return
+	if be.name != "embedded" {
+		natstest.URL(t)
 	}
-	if os.Getenv("HUB_TEST_REQUIRE_SERVICES") == "1" {
-		t.Fatal("HUB_TEST_NATS_URL is not set but HUB_TEST_REQUIRE_SERVICES=1")
-	}
-	t.Skip("HUB_TEST_NATS_URL not set")
 }
 
 // uniquePrefix keeps runs against a shared NATS apart.

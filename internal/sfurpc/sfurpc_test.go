@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/pawfect/hub/internal/bus"
 	"github.com/pawfect/hub/internal/chat"
+	"github.com/pawfect/hub/internal/natstest"
 )
 
 func TestMain(m *testing.M) {
@@ -40,13 +40,10 @@ const (
 type backend struct{ name, url string }
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, be backend)) {
-	for _, be := range []backend{{name: "embedded"}, {name: "nats", url: os.Getenv("HUB_TEST_NATS_URL")}} {
+	for _, be := range []backend{{name: "embedded"}, {name: "nats"}} {
 		t.Run(be.name, func(t *testing.T) {
-			if be.name == "nats" && be.url == "" {
-				if os.Getenv("HUB_TEST_REQUIRE_SERVICES") == "1" {
-					t.Fatal("HUB_TEST_NATS_URL is not set but HUB_TEST_REQUIRE_SERVICES=1")
-				}
-				t.Skip("HUB_TEST_NATS_URL not set")
+			if be.name == "nats" {
+				be.url = natstest.URL(t)
 			}
 			fn(t, be)
 		})

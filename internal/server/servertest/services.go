@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/pawfect/hub/internal/natstest"
 	"github.com/pawfect/hub/internal/redistest"
 	"github.com/pawfect/hub/internal/store/postgres/pgtest"
 )
@@ -25,7 +26,7 @@ func requireService(t testing.TB, name, what string) string {
 // RequireNATS returns HUB_TEST_NATS_URL, or skips/fails as above.
 func RequireNATS(t testing.TB) string {
 	t.Helper()
-	return requireService(t, "HUB_TEST_NATS_URL", "a NATS server")
+	return natstest.URL(t)
 }
 
 // RequirePostgres returns a URL for a fresh schema of the PostgreSQL named
