@@ -213,8 +213,10 @@ func TestRedisCrashedNodeExpires(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	crashed.Close()
+	// Timed from before Close: its last refresh can be no later than that,
+	// while Close itself may take a while to return.
 	stopped := time.Now()
+	crashed.Close()
 	eventually(t, ttl+5*time.Second, "the crashed node's connections expire", func() bool {
 		conns, online := state(t, live, "r")
 		return slices.Equal(conns, []string{"node-live/u2/c4"}) && slices.Equal(online, []string{"u2"})
